@@ -1,0 +1,15 @@
+"""Message handlers. ``register_all`` wires them into a dispatcher, in order."""
+
+from __future__ import annotations
+
+from handlers.commands import run_command
+from handlers.dispatch import Dispatcher, is_command, is_group_text, is_private_text
+from handlers.intake import group_text, private_text
+
+
+def register_all(dispatcher: Dispatcher) -> Dispatcher:
+    """Commands first, then free text to intake. First match wins."""
+    dispatcher.add("command", is_command, run_command)
+    dispatcher.add("group_text", is_group_text, group_text)
+    dispatcher.add("private_text", is_private_text, private_text)
+    return dispatcher

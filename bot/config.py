@@ -1,0 +1,464 @@
+"""Settings: the TOML config file loaded once into typed, validated, frozen objects.
+
+Secrets may come from ``GRIDBOT_…`` environment variables instead of the file (see
+``ENV_OVERRIDES``). A bad config raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROLES = frozenset({"enterprise", "officer", "dispatcher", "supervisor"})
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+# environment variable -> dotted config key
+ENV_OVERRIDES: dict[str, str] = {
+    "GRIDBOT_DATABASE_URL": "database.url",
+    "GRIDBOT_WECOM_CORP_ID": "wecom.corp_id",
+    "GRIDBOT_WECOM_API_BASE_URL": "wecom.api_base_url",
+    "GRIDBOT_WECOM_AIBOT_TOKEN": "wecom.aibot.token",
+    "GRIDBOT_WECOM_AIBOT_ENCODING_AES_KEY": "wecom.aibot.encoding_aes_key",
+    "GRIDBOT_WECOM_APP_TOKEN": "wecom.app.token",
+    "GRIDBOT_WECOM_APP_ENCODING_AES_KEY": "wecom.app.encoding_aes_key",
+    "GRIDBOT_WECOM_APP_SECRET": "wecom.app.secret",
+    "GRIDBOT_WECOM_APP_AGENT_ID": "wecom.app.agent_id",
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the key (never a secret's value)."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///gridbot.db"
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    token: str = ""
+    encoding_aes_key: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.token and self.encoding_aes_key)
+
+
+@dataclass(frozen=True)
+class AibotSettings(CallbackSettings):
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppSettings(CallbackSettings):
+    agent_id: int = 0
+    secret: str = ""
+
+
+@dataclass(frozen=True)
+class WecomSettings:
+    corp_id: str = ""
+    api_base_url: str = DEFAULT_API_BASE
+    timeout_seconds: float = 5.0
+    max_skew_seconds: int = 300
+    aibot: AibotSettings = field(default_factory=AibotSettings)
+    app: AppSettings = field(default_factory=AppSettings)
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+    leader: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    department: str
+    keywords: tuple[str, ...]
+    limit_hours: int | None = None
+    limit_days: int | None = None
+    catch_all: bool = False
+
+
+@dataclass(frozen=True)
+class Person:
+    userid: str
+    name: str
+    roles: frozenset[str]
+    department: str | None = None
+    enterprise: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    chatid: str
+    name: str
+    enterprise: str | None = None
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    time: time = time(8, 30)
+    to_userids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled_in_serve: bool = True
+    outbox_interval_seconds: int = 5
+    sweep_interval_seconds: int = 30
+    lease_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    mode: str = "wecom"  # "wecom" sends for real; "console" writes to the log instead
+    per_webhook_per_minute: int = 20
+    max_attempts: int = 8
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    default_limit_days: int = 5
+    office_end: time = time(17, 30)
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "Asia/Shanghai"
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    wecom: WecomSettings = field(default_factory=WecomSettings)
+    departments: tuple[Department, ...] = ()
+    categories: tuple[Category, ...] = ()
+    people: tuple[Person, ...] = ()
+    groups: tuple[Group, ...] = ()
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def person(self, userid: str) -> Person | None:
+        return next((p for p in self.people if p.userid == userid), None)
+
+    def group(self, chatid: str) -> Group | None:
+        return next((g for g in self.groups if g.chatid == chatid), None)
+
+    @property
+    def catch_all(self) -> Category:
+        return next(c for c in self.categories if c.catch_all)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Load ``path`` (or ``$GRIDBOT_CONFIG``), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    chosen = path if path is not None else env.get("GRIDBOT_CONFIG")
+    if chosen:
+        p = Path(chosen)
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {p}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    for var, dotted in ENV_OVERRIDES.items():
+        if env.get(var):
+            _set_dotted(raw, dotted, env[var])
+    return settings_from_dict(raw)
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
+    parts = dotted.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+class _Reader:
+    """Typed access to one TOML table, naming the full key in every error."""
+
+    def __init__(self, table: Any, where: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where or 'config'} must be a table")
+        self.table = table
+        self.where = where
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self.table.get(name, default)
+        if value is None:
+            raise ConfigError(f"{self.key(name)} is required")
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.key(name)} must be a string")
+        return value
+
+    def int(self, name: str, default: int | None = None) -> int:
+        value = self.table.get(name, default)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            value = int(value)
+        if value is None:
+            raise ConfigError(f"{self.key(name)} is required")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)} must be an integer")
+        return value
+
+    def opt_int(self, name: str) -> int | None:
+        return None if self.table.get(name) is None else self.int(name)
+
+    def float(self, name: str, default: float) -> float:
+        value = self.table.get(name, default)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)} must be a number")
+        return float(value)
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)} must be true or false")
+        return value
+
+    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.table.get(name, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.key(name)} must be a list of strings")
+        return tuple(value)
+
+    def time(self, name: str, default: time) -> time:
+        value = self.table.get(name)
+        if value is None:
+            return default
+        if isinstance(value, time):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
+            hh, mm = (int(x) for x in value.split(":"))
+            if hh < 24 and mm < 60:
+                return time(hh, mm)
+        raise ConfigError(f'{self.key(name)} must be a time like "08:30"')
+
+    def sub(self, name: str) -> _Reader:
+        return _Reader(self.table.get(name, {}), self.key(name))
+
+    def array(self, name: str) -> list[_Reader]:
+        value = self.table.get(name, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)} must be an array of tables ([[{name}]])")
+        return [_Reader(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+
+
+def _check_aes_key(key: str, where: str) -> None:
+    if not key:
+        return
+    ok = len(key) == 43 and re.fullmatch(r"[A-Za-z0-9]{43}", key) is not None
+    if ok:
+        try:
+            ok = len(base64.b64decode(key + "=", validate=True)) == 32
+        except binascii.Error:
+            ok = False
+    if not ok:
+        raise ConfigError(f"{where} must be 43 letters and digits (WeCom's EncodingAESKey)")
+
+
+def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
+    root = _Reader(dict(raw), "")
+    tz = root.str("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"timezone: unknown time zone {tz!r}") from exc
+
+    srv = root.sub("server")
+    server = ServerSettings(host=srv.str("host", "127.0.0.1"), port=srv.int("port", 8080))
+    if not 0 <= server.port <= 65535:
+        raise ConfigError("server.port must be between 0 and 65535")
+
+    db = root.sub("database")
+    database = DatabaseSettings(url=db.str("url", "sqlite:///gridbot.db"))
+
+    wc = root.sub("wecom")
+    ab, ap = wc.sub("aibot"), wc.sub("app")
+    api_base = wc.str("api_base_url", DEFAULT_API_BASE)
+    if not re.match(r"https?://", api_base):
+        raise ConfigError("wecom.api_base_url must be an http(s) URL")
+    if not api_base.endswith("/"):
+        api_base += "/"
+    wecom = WecomSettings(
+        corp_id=wc.str("corp_id", ""),
+        api_base_url=api_base,
+        timeout_seconds=wc.float("timeout_seconds", 5.0),
+        max_skew_seconds=wc.int("max_skew_seconds", 300),
+        aibot=AibotSettings(
+            token=ab.str("token", ""),
+            encoding_aes_key=ab.str("encoding_aes_key", ""),
+            names=ab.strs("names"),
+        ),
+        app=AppSettings(
+            token=ap.str("token", ""),
+            encoding_aes_key=ap.str("encoding_aes_key", ""),
+            agent_id=ap.int("agent_id", 0),
+            secret=ap.str("secret", ""),
+        ),
+    )
+    _check_aes_key(wecom.aibot.encoding_aes_key, "wecom.aibot.encoding_aes_key")
+    _check_aes_key(wecom.app.encoding_aes_key, "wecom.app.encoding_aes_key")
+    for name, cb in (("wecom.aibot", wecom.aibot), ("wecom.app", wecom.app)):
+        if bool(cb.token) != bool(cb.encoding_aes_key):
+            raise ConfigError(f"{name}: set both token and encoding_aes_key, or neither")
+        if len(cb.token) > 32:
+            raise ConfigError(f"{name}.token must be at most 32 characters")
+    if wecom.app.configured and not wecom.corp_id:
+        raise ConfigError("wecom.corp_id is required when [wecom.app] is configured")
+
+    departments = tuple(
+        Department(code=r.str("code"), name=r.str("name"), leader=r.str("leader", ""))
+        for r in root.array("departments")
+    )
+    dept_codes = _unique([d.code for d in departments], "departments", "code")
+
+    categories = []
+    for r in root.array("categories"):
+        cat = Category(
+            code=r.str("code"),
+            name=r.str("name"),
+            department=r.str("department"),
+            keywords=r.strs("keywords"),
+            limit_hours=r.opt_int("limit_hours"),
+            limit_days=r.opt_int("limit_days"),
+            catch_all=r.bool("catch_all", False),
+        )
+        if cat.department not in dept_codes:
+            raise ConfigError(f"{r.key('department')}: unknown department {cat.department!r}")
+        if cat.limit_hours is not None and cat.limit_days is not None:
+            raise ConfigError(f"{r.where}: set limit_hours or limit_days, not both")
+        for lim in ("limit_hours", "limit_days"):
+            v = getattr(cat, lim)
+            if v is not None and v <= 0:
+                raise ConfigError(f"{r.key(lim)} must be positive")
+        categories.append(cat)
+    _unique([c.code for c in categories], "categories", "code")
+    if categories and sum(c.catch_all for c in categories) != 1:
+        raise ConfigError("categories: exactly one category must have catch_all = true")
+
+    people = []
+    for r in root.array("people"):
+        roles = frozenset(r.strs("roles"))
+        if not roles or not roles <= ROLES:
+            raise ConfigError(f"{r.key('roles')} must be a non-empty list of {sorted(ROLES)}")
+        dept = r.table.get("department") or None
+        if dept is not None and dept not in dept_codes:
+            raise ConfigError(f"{r.key('department')}: unknown department {dept!r}")
+        if "officer" in roles and dept is None:
+            raise ConfigError(f"{r.key('department')} is required for an officer")
+        ent = r.table.get("enterprise") or None
+        if ent is not None and not isinstance(ent, str):
+            raise ConfigError(f"{r.key('enterprise')} must be a string")
+        people.append(
+            Person(
+                userid=r.str("userid"),
+                name=r.str("name"),
+                roles=roles,
+                department=dept,
+                enterprise=ent,
+            )
+        )
+    _unique([p.userid for p in people], "people", "userid")
+
+    groups = []
+    for r in root.array("groups"):
+        url = r.str("webhook_url", "")
+        if url and not re.match(r"https?://", url):
+            raise ConfigError(f"{r.key('webhook_url')} must be an http(s) URL")
+        groups.append(
+            Group(
+                chatid=r.str("chatid"),
+                name=r.str("name"),
+                enterprise=r.table.get("enterprise") or None,
+                webhook_url=url,
+            )
+        )
+    _unique([g.chatid for g in groups], "groups", "chatid")
+
+    dg = root.sub("digest")
+    digest = DigestSettings(time=dg.time("time", time(8, 30)), to_userids=dg.strs("to_userids"))
+    sc = root.sub("scheduler")
+    scheduler = SchedulerSettings(
+        enabled_in_serve=sc.bool("enabled_in_serve", True),
+        outbox_interval_seconds=sc.int("outbox_interval_seconds", 5),
+        sweep_interval_seconds=sc.int("sweep_interval_seconds", 30),
+        lease_seconds=sc.int("lease_seconds", 60),
+    )
+    ob = root.sub("outbound")
+    outbound = OutboundSettings(
+        mode=ob.str("mode", "wecom"),
+        per_webhook_per_minute=ob.int("per_webhook_per_minute", 20),
+        max_attempts=ob.int("max_attempts", 8),
+        backoff_base_seconds=ob.float("backoff_base_seconds", 5.0),
+        backoff_max_seconds=ob.float("backoff_max_seconds", 600.0),
+    )
+    if outbound.mode not in ("wecom", "console"):
+        raise ConfigError('outbound.mode must be "wecom" or "console"')
+    it = root.sub("intake")
+    intake = IntakeSettings(
+        default_limit_days=it.int("default_limit_days", 5),
+        office_end=it.time("office_end", time(17, 30)),
+    )
+
+    return Settings(
+        timezone=tz,
+        server=server,
+        database=database,
+        wecom=wecom,
+        departments=departments,
+        categories=tuple(categories),
+        people=tuple(people),
+        groups=tuple(groups),
+        digest=digest,
+        scheduler=scheduler,
+        outbound=outbound,
+        intake=intake,
+    )
+
+
+def _unique(values: list[str], table: str, key: str) -> set[str]:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{table}: duplicate {key} {v!r}")
+        seen.add(v)
+    return seen

@@ -1,0 +1,196 @@
+"""Slash commands officers and enterprises type in chat (``/签收 GD-…``, ``/help``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from handlers import workflow as wf
+from handlers.context import Context, Reply, UserError
+from handlers.dispatch import COMMAND_PREFIXES
+from handlers.incoming import Incoming
+from handlers.notify import quote
+from storage import repositories as repo
+from storage.models import WorkOrder
+
+CommandFn = Callable[[Incoming, Context, str], Reply | str | None]
+ORDER_NUMBER = re.compile(r"GD-\d{8}-\d{4,}")
+
+
+@dataclass(frozen=True)
+class Command:
+    names: tuple[str, ...]  # the Chinese name first, then aliases
+    usage: str
+    summary: str
+    run: CommandFn
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``"/办结 GD-… 已修通"`` → ``("办结", "GD-… 已修通")``; English names lower-cased."""
+    body = text.lstrip()
+    for p in COMMAND_PREFIXES:
+        if body.startswith(p):
+            body = body[len(p) :]
+            break
+    name, _, rest = body.strip().partition(" ")
+    # "/签收GD-2026…" (no space) still works
+    m = re.search(r"[Gg][Dd][-－—]", name)
+    if m and m.start() > 0:
+        name, rest = name[: m.start()], name[m.start() :] + (" " + rest if rest else "")
+    return name.strip().lower(), rest.strip()
+
+
+def normalize_number(raw: str) -> str | None:
+    cand = raw.strip().upper().replace("－", "-").replace("—", "-")
+    return cand if ORDER_NUMBER.fullmatch(cand) else None
+
+
+def split_number(args: str, usage: str) -> tuple[str, str]:
+    first, _, rest = args.partition(" ")
+    number = normalize_number(first)
+    if number is None:
+        raise UserError(f"请提供正确的工单号（如 GD-20260301-0007）。用法：{usage}")
+    return number, rest.strip()
+
+
+def load_order(ctx: Context, number: str) -> WorkOrder:
+    order = repo.order_by_number(ctx.session, number)
+    if order is None:
+        raise UserError(f"未找到工单 {number}，请核对单号。")
+    return order
+
+
+# ---------------------------------------------------------------- the commands
+
+
+def help_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    lines = ["gridbot 可用命令："]
+    lines += [f"{c.usage}  {c.summary}" for c in COMMANDS]
+    lines.append("在群里 @我 并直接描述问题，即可登记诉求。")
+    return Reply("\n".join(lines))
+
+
+def status_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    person = repo.person(ctx.session, msg.sender)
+    if args:
+        number = normalize_number(args.split()[0])
+        if number is None:
+            raise UserError(f"请提供正确的工单号。用法：{STATUS.usage}")
+        order = load_order(ctx, number)
+        if not wf.may_view(person, msg.sender, order):
+            raise UserError(f"抱歉，您无权查看工单 {number}。")
+        return Reply(describe(ctx, order))
+    if person is not None and person.role_set & {"supervisor", "dispatcher"}:
+        found = repo.orders(ctx.session, statuses=wf.OPEN_STATUSES)
+        title = "全部在办工单"
+    elif person is not None and "officer" in person.role_set:
+        found = repo.orders(
+            ctx.session, department_code=person.department_code, statuses=wf.OPEN_STATUSES
+        )
+        title = "本部门在办工单"
+    elif person is not None and person.enterprise_id is not None:
+        found = repo.orders(ctx.session, enterprise_id=person.enterprise_id)
+        title = "本企业工单"
+    else:
+        found = [o for o in repo.orders(ctx.session) if o.requester_userid == msg.sender]
+        title = "您提交的工单"
+    if not found:
+        return Reply(f"{title}：暂无。")
+    shown = found[-10:]
+    lines = [f"{title}（共 {len(found)} 件，显示最近 {len(shown)} 件）："]
+    lines += [
+        f"{o.number} {wf.label(o.status)} {dept_name(ctx, o)} 「{quote(o.text, 24)}」"
+        for o in shown
+    ]
+    return Reply("\n".join(lines))
+
+
+def accept_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    number, _ = split_number(args, ACCEPT.usage)
+    order = load_order(ctx, number)
+    if not wf.may_handle(repo.person(ctx.session, msg.sender), order):
+        raise UserError(
+            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以签收工单 {number}。"
+        )
+    wf.transition(ctx, order, "accept", msg.sender)
+    if order.group_chatid:
+        ctx.notify.to_group(
+            order.group_chatid,
+            f"【签收】您反映的「{quote(order.text)}」（{order.number}）已由"
+            f"{dept_name(ctx, order)}签收，正在办理，办结时限 {fmt(ctx, order.deadline)}。",
+            mention=[order.requester_userid],
+            purpose="accepted",
+            order_id=order.id,
+        )
+    return Reply(f"已签收 {order.number}，请于 {fmt(ctx, order.deadline)} 前办结。")
+
+
+def resolve_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    number, result = split_number(args, RESOLVE.usage)
+    if not result:
+        raise UserError(f"请写明办理结果。用法：{RESOLVE.usage}")
+    order = load_order(ctx, number)
+    if not wf.may_handle(repo.person(ctx.session, msg.sender), order):
+        raise UserError(
+            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以办结工单 {number}。"
+        )
+    wf.transition(ctx, order, "resolve", msg.sender, note=result)
+    if order.group_chatid:
+        ctx.notify.to_group(
+            order.group_chatid,
+            f"【办结回执】您反映的「{quote(order.text)}」（{order.number}）"
+            f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}",
+            mention=[order.requester_userid],
+            purpose="receipt",
+            order_id=order.id,
+        )
+    return Reply(f"已办结 {order.number}，办结回执已发送到企业群。")
+
+
+HELP = Command(("帮助", "help"), "/帮助", "查看命令列表", help_cmd)
+STATUS = Command(
+    ("查询", "status"), "/查询 [单号]", "查看工单进度；不带单号列出相关工单", status_cmd
+)
+ACCEPT = Command(("签收", "accept"), "/签收 单号", "经办部门签收工单", accept_cmd)
+RESOLVE = Command(
+    ("办结", "resolve"), "/办结 单号 办理结果", "办结工单并向企业群发送回执", resolve_cmd
+)
+COMMANDS: tuple[Command, ...] = (HELP, STATUS, ACCEPT, RESOLVE)
+BY_NAME = {name: c for c in COMMANDS for name in c.names}
+
+
+def run_command(msg: Incoming, ctx: Context) -> Reply | str | None:
+    name, args = parse(msg.text)
+    cmd = BY_NAME.get(name)
+    if cmd is None:
+        known = "、".join(c.usage for c in COMMANDS)
+        raise UserError(f"未识别的命令“/{name}”。可用命令：{known}。发送 /帮助 查看说明。")
+    return cmd.run(msg, ctx, args)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt(ctx: Context, when: datetime) -> str:
+    return when.astimezone(ctx.clock.tz).strftime("%m月%d日 %H:%M")
+
+
+def dept_name(ctx: Context, order: WorkOrder) -> str:
+    d = repo.department(ctx.session, order.department_code)
+    return d.name if d is not None else order.department_code
+
+
+def describe(ctx: Context, order: WorkOrder) -> str:
+    lines = [
+        f"工单 {order.number}：{wf.label(order.status)}",
+        f"诉求：{quote(order.text, 80)}",
+        f"承办部门：{dept_name(ctx, order)}",
+        f"受理时间：{fmt(ctx, order.created_at)}；办结时限：{fmt(ctx, order.deadline)}",
+    ]
+    if order.accepted_at:
+        lines.append(f"签收时间：{fmt(ctx, order.accepted_at)}")
+    if order.resolved_at:
+        lines.append(f"办结时间：{fmt(ctx, order.resolved_at)}；结果：{order.result}")
+    return "\n".join(lines)

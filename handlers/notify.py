@@ -1,0 +1,167 @@
+"""Everything gridbot says goes through here into the stored outbox (never sent inline)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.outbound.split import MARKDOWN_LIMIT, TEXT_LIMIT, split_utf8
+from handlers.context import Reply
+from handlers.incoming import Incoming
+from storage import repositories as repo
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+def escape_markdown(text: str) -> str:
+    """Neutralise user text quoted into markdown: no ``<@…>`` mentions, no ``<font>`` tags."""
+    return text.replace("<", "＜").replace(">", "＞")
+
+
+def quote(text: str, limit: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+class Notifier:
+    """Session-bound: rows it adds commit (or roll back) with the caller's unit of work."""
+
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+        self.session = session
+        self.settings = settings
+        self.now = now
+
+    def _enqueue(
+        self,
+        *,
+        kind: str,
+        target: str,
+        text: str,
+        markdown: bool,
+        mention: Sequence[str] = (),
+        rate_key: str = "",
+        purpose: str = "",
+        order_id: int | None = None,
+    ) -> list[OutboxMessage]:
+        limit = MARKDOWN_LIMIT if markdown else TEXT_LIMIT
+        rows = []
+        for i, chunk in enumerate(split_utf8(text, limit)):
+            rows.append(
+                repo.enqueue(
+                    self.session,
+                    OutboxMessage(
+                        kind=kind,
+                        target=target,
+                        msgtype="markdown" if markdown else "text",
+                        content=chunk,
+                        mentioned="|".join(mention) if i == 0 else "",
+                        rate_key=rate_key,
+                        status="pending",
+                        attempts=0,
+                        created_at=self.now,
+                        next_attempt_at=self.now,
+                        purpose=purpose,
+                        order_id=order_id,
+                    ),
+                )
+            )
+        return rows
+
+    def to_group(
+        self,
+        chatid: str,
+        text: str,
+        *,
+        mention: Sequence[str] = (),
+        markdown: bool = False,
+        purpose: str = "",
+        order_id: int | None = None,
+        response_url: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Post into a group: its 消息推送 webhook, or the AI bot's response_url if that's all."""
+        grp = repo.group(self.session, chatid)
+        if grp is not None and grp.webhook_url:
+            return self._enqueue(
+                kind="webhook",
+                target=chatid,
+                text=text,
+                markdown=markdown,
+                mention=mention,
+                rate_key=f"webhook:{chatid}",
+                purpose=purpose,
+                order_id=order_id,
+            )
+        if response_url:
+            body = "".join(f"<@{u}> " for u in mention) + (
+                text if markdown else escape_markdown(text)
+            )
+            return self._enqueue(
+                kind="response_url",
+                target=response_url,
+                text=body,
+                markdown=True,
+                purpose=purpose,
+                order_id=order_id,
+            )
+        log.warning("group %s has no webhook_url configured; %s message not sent", chatid, purpose)
+        return []
+
+    def to_users(
+        self,
+        userids: Sequence[str],
+        text: str,
+        *,
+        markdown: bool = False,
+        purpose: str = "",
+        order_id: int | None = None,
+    ) -> list[OutboxMessage]:
+        """A 1:1 app message (officers, dispatchers, supervisors)."""
+        users = [u for u in dict.fromkeys(userids) if u]
+        if not users:
+            return []
+        if not self.settings.wecom.app.secret and self.settings.outbound.mode != "console":
+            log.warning(
+                "no [wecom.app] secret configured; %s message to %d user(s) not sent",
+                purpose,
+                len(users),
+            )
+            return []
+        return self._enqueue(
+            kind="app_message",
+            target="|".join(users),
+            text=text,
+            markdown=markdown,
+            rate_key="app",
+            purpose=purpose,
+            order_id=order_id,
+        )
+
+    def reply(self, msg: Incoming, reply: Reply, *, purpose: str = "reply") -> list[OutboxMessage]:
+        """Answer the sender of ``msg`` on the channel it came from."""
+        if msg.chat_type == "single":
+            return self.to_users([msg.sender], reply.text, markdown=reply.markdown, purpose=purpose)
+        assert msg.chatid is not None
+        if reply.direct and msg.response_url:
+            body = "".join(f"<@{u}> " for u in reply.mention) + (
+                reply.text if reply.markdown else escape_markdown(reply.text)
+            )
+            return self._enqueue(
+                kind="response_url",
+                target=msg.response_url,
+                text=body,
+                markdown=True,
+                purpose=purpose,
+            )
+        return self.to_group(
+            msg.chatid,
+            reply.text,
+            mention=reply.mention,
+            markdown=reply.markdown,
+            purpose=purpose,
+            response_url=msg.response_url,
+        )

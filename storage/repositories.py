@@ -1,0 +1,412 @@
+"""Repositories: they take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from bot import config as cfg
+from storage.models import (
+    Category,
+    ChatGroup,
+    Department,
+    Enterprise,
+    InboundMessage,
+    JobRun,
+    OrderCounter,
+    OrderEvent,
+    OutboxMessage,
+    Person,
+    SchedulerLease,
+    WorkOrder,
+)
+
+# ---------------------------------------------------------------- roster
+
+
+def sync_roster(session: Session, settings: cfg.Settings) -> None:
+    """Make the roster tables match the config (departments, categories, people, groups)."""
+    for d in settings.departments:
+        session.merge(Department(code=d.code, name=d.name, leader=d.leader))
+    session.flush()
+    for c in settings.categories:
+        session.merge(
+            Category(
+                code=c.code,
+                name=c.name,
+                department_code=c.department,
+                keywords="\n".join(c.keywords),
+                limit_hours=c.limit_hours,
+                limit_days=c.limit_days,
+                catch_all=c.catch_all,
+            )
+        )
+    names = {p.enterprise for p in settings.people if p.enterprise}
+    names |= {g.enterprise for g in settings.groups if g.enterprise}
+    ent_ids = {name: enterprise_id(session, name) for name in sorted(names)}
+    configured = {p.userid for p in settings.people}
+    for p in settings.people:
+        session.merge(
+            Person(
+                userid=p.userid,
+                name=p.name,
+                roles=",".join(sorted(p.roles)),
+                department_code=p.department,
+                enterprise_id=ent_ids.get(p.enterprise or ""),
+                active=True,
+            )
+        )
+    session.execute(update(Person).where(Person.userid.not_in(configured)).values(active=False))
+    for g in settings.groups:
+        session.merge(
+            ChatGroup(
+                chatid=g.chatid,
+                name=g.name,
+                enterprise_id=ent_ids.get(g.enterprise or ""),
+                webhook_url=g.webhook_url,
+            )
+        )
+    session.flush()
+
+
+def enterprise_id(session: Session, name: str) -> int:
+    found = session.scalar(select(Enterprise.id).where(Enterprise.name == name))
+    if found is not None:
+        return found
+    ent = Enterprise(name=name)
+    session.add(ent)
+    session.flush()
+    return ent.id
+
+
+def person(session: Session, userid: str) -> Person | None:
+    p = session.get(Person, userid)
+    return p if p is not None and p.active else None
+
+
+def group(session: Session, chatid: str) -> ChatGroup | None:
+    return session.get(ChatGroup, chatid)
+
+
+def department(session: Session, code: str) -> Department | None:
+    return session.get(Department, code)
+
+
+def departments(session: Session) -> Sequence[Department]:
+    return session.scalars(select(Department).order_by(Department.code)).all()
+
+
+def people_with_role(
+    session: Session, role: str, department_code: str | None = None
+) -> Sequence[Person]:
+    stmt = select(Person).where(Person.active, Person.roles.contains(role))
+    if department_code is not None:
+        stmt = stmt.where(Person.department_code == department_code)
+    return [p for p in session.scalars(stmt.order_by(Person.userid)) if role in p.role_set]
+
+
+# ---------------------------------------------------------------- inbox
+
+
+def store_inbound(
+    session: Session,
+    *,
+    channel: str,
+    msgid: str,
+    sender: str,
+    chatid: str | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> int | None:
+    """Insert a message; return its id, or None when (channel, msgid) is already stored."""
+    values = dict(
+        channel=channel,
+        msgid=msgid,
+        sender=sender,
+        chatid=chatid,
+        payload=payload,
+        received_at=now,
+        status="received",
+        attempts=0,
+    )
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(InboundMessage)
+        stmt = (
+            ins.values(**values)
+            .on_conflict_do_nothing(index_elements=["channel", "msgid"])
+            .returning(InboundMessage.id)
+        )
+        return session.scalar(stmt)
+    try:  # pragma: no cover - other dialects
+        with session.begin_nested():
+            return session.scalar(
+                insert(InboundMessage).values(**values).returning(InboundMessage.id)
+            )
+    except IntegrityError:  # pragma: no cover
+        return None
+
+
+def inbound(session: Session, message_id: int, *, lock: bool = False) -> InboundMessage | None:
+    stmt = select(InboundMessage).where(InboundMessage.id == message_id)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.scalar(stmt)
+
+
+def unprocessed_inbound(session: Session, older_than: datetime, limit: int = 100) -> list[int]:
+    stmt = (
+        select(InboundMessage.id)
+        .where(InboundMessage.status == "received", InboundMessage.received_at <= older_than)
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- orders
+
+
+def next_order_number(session: Session, day: str) -> str:
+    """``GD-YYYYMMDD-NNNN``: atomic per-day sequence (one upsert, safe across workers)."""
+    dialect = session.get_bind().dialect.name
+    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(OrderCounter)
+    stmt = (
+        ins.values(day=day, last_seq=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last_seq": OrderCounter.last_seq + 1})
+        .returning(OrderCounter.last_seq)
+    )
+    seq = session.scalar(stmt)
+    assert seq is not None
+    return f"GD-{day}-{seq:04d}"
+
+
+def add_order(session: Session, order: WorkOrder) -> WorkOrder:
+    session.add(order)
+    session.flush()
+    return order
+
+
+def order_by_number(
+    session: Session, number: str, *, with_events: bool = False
+) -> WorkOrder | None:
+    stmt = select(WorkOrder).where(WorkOrder.number == number)
+    if with_events:
+        stmt = stmt.options(selectinload(WorkOrder.events))
+    return session.scalar(stmt)
+
+
+def order_for_message(session: Session, message_id: int) -> WorkOrder | None:
+    return session.scalar(select(WorkOrder).where(WorkOrder.source_message_id == message_id))
+
+
+def orders(
+    session: Session,
+    *,
+    department_code: str | None = None,
+    enterprise_id: int | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> Sequence[WorkOrder]:
+    stmt: Select[tuple[WorkOrder]] = select(WorkOrder)
+    if department_code is not None:
+        stmt = stmt.where(WorkOrder.department_code == department_code)
+    if enterprise_id is not None:
+        stmt = stmt.where(WorkOrder.enterprise_id == enterprise_id)
+    if statuses is not None:
+        stmt = stmt.where(WorkOrder.status.in_(statuses))
+    stmt = stmt.order_by(WorkOrder.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return session.scalars(stmt).all()
+
+
+def add_event(
+    session: Session,
+    order: WorkOrder,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    note: str = "",
+) -> OrderEvent:
+    ev = OrderEvent(
+        order_id=order.id,
+        at=at,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def events(session: Session, order_id: int) -> Sequence[OrderEvent]:
+    return session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    ).all()
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def enqueue(session: Session, msg: OutboxMessage) -> OutboxMessage:
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def claim_due(
+    session: Session, now: datetime, *, claim_for: timedelta, limit: int = 50
+) -> list[OutboxMessage]:
+    """Claim due messages for delivery (pending, or a claim that expired: a sender died)."""
+    due = or_(
+        OutboxMessage.status == "pending",
+        (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until <= now),
+    )
+    stmt = (
+        select(OutboxMessage)
+        .where(due, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = list(session.scalars(stmt))
+    for m in claimed:
+        m.status = "sending"
+        m.claimed_until = now + claim_for
+    session.flush()
+    return claimed
+
+
+def sent_since(session: Session, rate_key: str, since: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.rate_key == rate_key,
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_at > since,
+            )
+        )
+        or 0
+    )
+
+
+def outbox_messages(session: Session, *, status: str | None = None) -> Sequence[OutboxMessage]:
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return session.scalars(stmt).all()
+
+
+# ---------------------------------------------------------------- scheduler coordination
+
+
+def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the named lease; True when ``holder`` holds it afterwards."""
+    dialect = session.get_bind().dialect.name
+    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(SchedulerLease)
+    stmt = ins.values(name=name, holder=holder, expires_at=now + ttl)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"holder": holder, "expires_at": now + ttl},
+        where=(SchedulerLease.holder == holder) | (SchedulerLease.expires_at <= now),
+    ).returning(SchedulerLease.holder)
+    return session.scalar(stmt) == holder
+
+
+def release_lease(session: Session, name: str, holder: str) -> None:
+    session.execute(
+        delete(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+    )
+
+
+def claim_job_run(session: Session, job: str, period: str, now: datetime) -> bool:
+    """Record that ``job`` ran for ``period``; False if it already had (run it once only)."""
+    dialect = session.get_bind().dialect.name
+    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(JobRun)
+    stmt = (
+        ins.values(job=job, period=period, at=now)
+        .on_conflict_do_nothing(index_elements=["job", "period"])
+        .returning(JobRun.id)
+    )
+    return session.scalar(stmt) is not None
+
+
+@dataclass(frozen=True)
+class DepartmentCounts:
+    code: str
+    name: str
+    accepted_today: int  # 受理 (created) today
+    signed_today: int  # 签收 today
+    resolved_today: int  # 办结 today
+    accepted_total: int
+    signed_total: int
+    resolved_total: int
+    open_now: int
+    overdue_now: int
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.resolved_total / self.accepted_total if self.accepted_total else None
+
+
+def department_counts(
+    session: Session,
+    *,
+    day_start: datetime,
+    day_end: datetime,
+    now: datetime,
+    open_statuses: Sequence[str],
+) -> list[DepartmentCounts]:
+    """Per-department figures for the digest (created/accepted/resolved in [day_start, day_end))."""
+
+    def between(col: Any) -> Any:
+        return func.sum(case(((col >= day_start) & (col < day_end), 1), else_=0))
+
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    is_open = WorkOrder.status.in_(open_statuses)
+    stmt = select(
+        WorkOrder.department_code,
+        between(WorkOrder.created_at),
+        between(WorkOrder.accepted_at),
+        between(WorkOrder.resolved_at),
+        func.count(WorkOrder.id),
+        func.count(WorkOrder.accepted_at),
+        func.count(WorkOrder.resolved_at),
+        count_if(is_open),
+        count_if(is_open & (WorkOrder.deadline < now)),
+    ).group_by(WorkOrder.department_code)
+    rows = {r[0]: r[1:] for r in session.execute(stmt)}
+    out = []
+    for d in departments(session):
+        r = rows.get(d.code)
+        vals = [int(v or 0) for v in r] if r else [0] * 8
+        out.append(DepartmentCounts(d.code, d.name, *vals))
+    return out
+
+
+def overdue_orders(
+    session: Session, now: datetime, open_statuses: Sequence[str]
+) -> Sequence[WorkOrder]:
+    return session.scalars(
+        select(WorkOrder)
+        .where(WorkOrder.status.in_(open_statuses), WorkOrder.deadline < now)
+        .order_by(WorkOrder.deadline)
+    ).all()
