@@ -142,7 +142,6 @@ class OutboundSettings:
 @dataclass(frozen=True)
 class IntakeSettings:
     default_limit_days: int = 5
-    office_end: time = time(17, 30)
 
 
 @dataclass(frozen=True)
@@ -221,7 +220,7 @@ class _Reader:
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None) -> str:
         value = self.table.get(name, default)
         if value is None:
             raise ConfigError(f"{self.key(name)} is required")
@@ -229,7 +228,7 @@ class _Reader:
             raise ConfigError(f"{self.key(name)} must be a string")
         return value
 
-    def int(self, name: str, default: int | None = None) -> int:
+    def integer(self, name: str, default: int | None = None) -> int:
         value = self.table.get(name, default)
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             value = int(value)
@@ -240,27 +239,27 @@ class _Reader:
         return value
 
     def opt_int(self, name: str) -> int | None:
-        return None if self.table.get(name) is None else self.int(name)
+        return None if self.table.get(name) is None else self.integer(name)
 
-    def float(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> float:
         value = self.table.get(name, default)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ConfigError(f"{self.key(name)} must be a number")
         return float(value)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.table.get(name, default)
         if not isinstance(value, bool):
             raise ConfigError(f"{self.key(name)} must be true or false")
         return value
 
-    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def texts(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.table.get(name, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{self.key(name)} must be a list of strings")
         return tuple(value)
 
-    def time(self, name: str, default: time) -> time:
+    def clock(self, name: str, default: time) -> time:
         value = self.table.get(name)
         if value is None:
             return default
@@ -297,42 +296,42 @@ def _check_aes_key(key: str, where: str) -> None:
 
 def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     root = _Reader(dict(raw), "")
-    tz = root.str("timezone", "Asia/Shanghai")
+    tz = root.text("timezone", "Asia/Shanghai")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"timezone: unknown time zone {tz!r}") from exc
 
     srv = root.sub("server")
-    server = ServerSettings(host=srv.str("host", "127.0.0.1"), port=srv.int("port", 8080))
+    server = ServerSettings(host=srv.text("host", "127.0.0.1"), port=srv.integer("port", 8080))
     if not 0 <= server.port <= 65535:
         raise ConfigError("server.port must be between 0 and 65535")
 
     db = root.sub("database")
-    database = DatabaseSettings(url=db.str("url", "sqlite:///gridbot.db"))
+    database = DatabaseSettings(url=db.text("url", "sqlite:///gridbot.db"))
 
     wc = root.sub("wecom")
     ab, ap = wc.sub("aibot"), wc.sub("app")
-    api_base = wc.str("api_base_url", DEFAULT_API_BASE)
+    api_base = wc.text("api_base_url", DEFAULT_API_BASE)
     if not re.match(r"https?://", api_base):
         raise ConfigError("wecom.api_base_url must be an http(s) URL")
     if not api_base.endswith("/"):
         api_base += "/"
     wecom = WecomSettings(
-        corp_id=wc.str("corp_id", ""),
+        corp_id=wc.text("corp_id", ""),
         api_base_url=api_base,
-        timeout_seconds=wc.float("timeout_seconds", 5.0),
-        max_skew_seconds=wc.int("max_skew_seconds", 300),
+        timeout_seconds=wc.number("timeout_seconds", 5.0),
+        max_skew_seconds=wc.integer("max_skew_seconds", 300),
         aibot=AibotSettings(
-            token=ab.str("token", ""),
-            encoding_aes_key=ab.str("encoding_aes_key", ""),
-            names=ab.strs("names"),
+            token=ab.text("token", ""),
+            encoding_aes_key=ab.text("encoding_aes_key", ""),
+            names=ab.texts("names"),
         ),
         app=AppSettings(
-            token=ap.str("token", ""),
-            encoding_aes_key=ap.str("encoding_aes_key", ""),
-            agent_id=ap.int("agent_id", 0),
-            secret=ap.str("secret", ""),
+            token=ap.text("token", ""),
+            encoding_aes_key=ap.text("encoding_aes_key", ""),
+            agent_id=ap.integer("agent_id", 0),
+            secret=ap.text("secret", ""),
         ),
     )
     _check_aes_key(wecom.aibot.encoding_aes_key, "wecom.aibot.encoding_aes_key")
@@ -346,7 +345,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         raise ConfigError("wecom.corp_id is required when [wecom.app] is configured")
 
     departments = tuple(
-        Department(code=r.str("code"), name=r.str("name"), leader=r.str("leader", ""))
+        Department(code=r.text("code"), name=r.text("name"), leader=r.text("leader", ""))
         for r in root.array("departments")
     )
     dept_codes = _unique([d.code for d in departments], "departments", "code")
@@ -354,13 +353,13 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     categories = []
     for r in root.array("categories"):
         cat = Category(
-            code=r.str("code"),
-            name=r.str("name"),
-            department=r.str("department"),
-            keywords=r.strs("keywords"),
+            code=r.text("code"),
+            name=r.text("name"),
+            department=r.text("department"),
+            keywords=r.texts("keywords"),
             limit_hours=r.opt_int("limit_hours"),
             limit_days=r.opt_int("limit_days"),
-            catch_all=r.bool("catch_all", False),
+            catch_all=r.flag("catch_all", False),
         )
         if cat.department not in dept_codes:
             raise ConfigError(f"{r.key('department')}: unknown department {cat.department!r}")
@@ -377,7 +376,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
 
     people = []
     for r in root.array("people"):
-        roles = frozenset(r.strs("roles"))
+        roles = frozenset(r.texts("roles"))
         if not roles or not roles <= ROLES:
             raise ConfigError(f"{r.key('roles')} must be a non-empty list of {sorted(ROLES)}")
         dept = r.table.get("department") or None
@@ -390,8 +389,8 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
             raise ConfigError(f"{r.key('enterprise')} must be a string")
         people.append(
             Person(
-                userid=r.str("userid"),
-                name=r.str("name"),
+                userid=r.text("userid"),
+                name=r.text("name"),
                 roles=roles,
                 department=dept,
                 enterprise=ent,
@@ -401,13 +400,13 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
 
     groups = []
     for r in root.array("groups"):
-        url = r.str("webhook_url", "")
+        url = r.text("webhook_url", "")
         if url and not re.match(r"https?://", url):
             raise ConfigError(f"{r.key('webhook_url')} must be an http(s) URL")
         groups.append(
             Group(
-                chatid=r.str("chatid"),
-                name=r.str("name"),
+                chatid=r.text("chatid"),
+                name=r.text("name"),
                 enterprise=r.table.get("enterprise") or None,
                 webhook_url=url,
             )
@@ -415,29 +414,26 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     _unique([g.chatid for g in groups], "groups", "chatid")
 
     dg = root.sub("digest")
-    digest = DigestSettings(time=dg.time("time", time(8, 30)), to_userids=dg.strs("to_userids"))
+    digest = DigestSettings(time=dg.clock("time", time(8, 30)), to_userids=dg.texts("to_userids"))
     sc = root.sub("scheduler")
     scheduler = SchedulerSettings(
-        enabled_in_serve=sc.bool("enabled_in_serve", True),
-        outbox_interval_seconds=sc.int("outbox_interval_seconds", 5),
-        sweep_interval_seconds=sc.int("sweep_interval_seconds", 30),
-        lease_seconds=sc.int("lease_seconds", 60),
+        enabled_in_serve=sc.flag("enabled_in_serve", True),
+        outbox_interval_seconds=sc.integer("outbox_interval_seconds", 5),
+        sweep_interval_seconds=sc.integer("sweep_interval_seconds", 30),
+        lease_seconds=sc.integer("lease_seconds", 60),
     )
     ob = root.sub("outbound")
     outbound = OutboundSettings(
-        mode=ob.str("mode", "wecom"),
-        per_webhook_per_minute=ob.int("per_webhook_per_minute", 20),
-        max_attempts=ob.int("max_attempts", 8),
-        backoff_base_seconds=ob.float("backoff_base_seconds", 5.0),
-        backoff_max_seconds=ob.float("backoff_max_seconds", 600.0),
+        mode=ob.text("mode", "wecom"),
+        per_webhook_per_minute=ob.integer("per_webhook_per_minute", 20),
+        max_attempts=ob.integer("max_attempts", 8),
+        backoff_base_seconds=ob.number("backoff_base_seconds", 5.0),
+        backoff_max_seconds=ob.number("backoff_max_seconds", 600.0),
     )
     if outbound.mode not in ("wecom", "console"):
         raise ConfigError('outbound.mode must be "wecom" or "console"')
     it = root.sub("intake")
-    intake = IntakeSettings(
-        default_limit_days=it.int("default_limit_days", 5),
-        office_end=it.time("office_end", time(17, 30)),
-    )
+    intake = IntakeSettings(default_limit_days=it.integer("default_limit_days", 5))
 
     return Settings(
         timezone=tz,

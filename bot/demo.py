@@ -9,11 +9,13 @@ read back from what the fake received.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import tempfile
 import threading
 import time
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,6 +250,7 @@ class Driver:
 
 def run_demo(workdir: Path | None, out: Callable[[str], None] = print) -> int:
     started = time.monotonic()
+    logging.getLogger("bot").setLevel(logging.WARNING)  # the transcript is the output
     with tempfile.TemporaryDirectory(prefix="gridbot-demo-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -257,6 +260,8 @@ def run_demo(workdir: Path | None, out: Callable[[str], None] = print) -> int:
             settings = load_demo_settings(fake, f"sqlite:///{dbfile}")
             clock = FakeClock(DEMO_DAY, settings.timezone)
             rt = build_runtime(settings, clock=clock, migrate=True)
+            with db.transaction(rt.sessions) as session:  # yesterday's digest went out already
+                repo.claim_job_run(session, "digest", DEMO_DAY.date().isoformat(), clock.now())
             jobs = Jobs(rt, make_sender(rt), holder="demo")
             with serving(rt) as url:
                 code = _play(rt, jobs, Driver(rt, url, fake), fake, out)
@@ -348,17 +353,22 @@ def _collect(
     received = fake.received[seen:]
     for r in received:
         body = r.body or {}
-        if not r.ok:
-            continue  # refused by (fake) WeCom: the group did not see it; the outbox retries
         if r.path.endswith("/webhook/send"):
             chatid = keys.get(r.query.get("key", ""))
             if chatid is None:
+                continue
+            if not r.ok:  # the group did not see it; the outbox retries after a backoff
+                transcript[chatid].append(
+                    f"[{at}] （企业微信拒收一条推送：errcode {r.errcode}，发件箱稍后重发）"
+                )
                 continue
             msgtype = body.get("msgtype", "text")
             content = body.get(msgtype, {}).get("content", "")
             mentions = body.get(msgtype, {}).get("mentioned_list", [])
             at_line = "".join(f"@{names.get(u, u)} " for u in mentions)
             transcript[chatid].append(f"[{at}] 🤖 机器人：{at_line}{content}")
+        elif not r.ok:
+            continue
         elif r.path.endswith("/aibot/response"):
             url = next((u for u in response_urls if r.query.get("response_code", "") in u), "")
             chatid = response_urls.get(url)
@@ -373,13 +383,25 @@ def _collect(
     return seen + len(received)
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align ``text`` in ``width`` terminal columns (CJK characters take two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - used, 1)
+
+
 def _order_table(session: Any) -> str:
     names = {d.code: d.name for d in repo.departments(session)}
-    rows = ["==== 工单表 ====", f"{'单号':<18}{'状态':<6}{'部门':<14}{'诉求'}"]
+    rows = [
+        "==== 工单表 ====",
+        _pad("单号", 18) + _pad("状态", 8) + _pad("部门", 16) + _pad("留痕", 6) + "诉求",
+    ]
     for o in repo.orders(session):
         events = len(repo.events(session, o.id))
         rows.append(
-            f"{o.number:<20}{wf.label(o.status):<5}{names.get(o.department_code, ''):<12}"
-            f"{o.text[:28]}  （{events} 条留痕）"
+            _pad(o.number, 18)
+            + _pad(wf.label(o.status), 8)
+            + _pad(names.get(o.department_code, ""), 16)
+            + _pad(f"{events} 条", 6)
+            + o.text[:30]
         )
     return "\n".join(rows)

@@ -52,11 +52,12 @@ class NotConfigured(Exception):
 
 
 def _verify(which: str) -> Response:
+    crypto = _crypto(which)
     signature, timestamp, nonce = _query()
     echostr = request.args.get("echostr")
     if not echostr:
         raise MalformedPayload()
-    return plain(_crypto(which).verify_url(signature, timestamp, nonce, echostr))
+    return plain(crypto.verify_url(signature, timestamp, nonce, echostr))
 
 
 def _receive(

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot import config as cfg
@@ -27,6 +26,13 @@ from storage.models import (
     SchedulerLease,
     WorkOrder,
 )
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """The dialect's INSERT (SQLite or PostgreSQL), which has ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return (sqlite.insert if dialect == "sqlite" else postgresql.insert)(model)
+
 
 # ---------------------------------------------------------------- roster
 
@@ -136,22 +142,13 @@ def store_inbound(
         status="received",
         attempts=0,
     )
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(InboundMessage)
-        stmt = (
-            ins.values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "msgid"])
-            .returning(InboundMessage.id)
-        )
-        return session.scalar(stmt)
-    try:  # pragma: no cover - other dialects
-        with session.begin_nested():
-            return session.scalar(
-                insert(InboundMessage).values(**values).returning(InboundMessage.id)
-            )
-    except IntegrityError:  # pragma: no cover
-        return None
+    stmt = (
+        _insert(session, InboundMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "msgid"])
+        .returning(InboundMessage.id)
+    )
+    return session.scalar(stmt)
 
 
 def inbound(session: Session, message_id: int, *, lock: bool = False) -> InboundMessage | None:
@@ -176,8 +173,7 @@ def unprocessed_inbound(session: Session, older_than: datetime, limit: int = 100
 
 def next_order_number(session: Session, day: str) -> str:
     """``GD-YYYYMMDD-NNNN``: atomic per-day sequence (one upsert, safe across workers)."""
-    dialect = session.get_bind().dialect.name
-    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(OrderCounter)
+    ins = _insert(session, OrderCounter)
     stmt = (
         ins.values(day=day, last_seq=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last_seq": OrderCounter.last_seq + 1})
@@ -215,7 +211,7 @@ def orders(
     statuses: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> Sequence[WorkOrder]:
-    stmt: Select[tuple[WorkOrder]] = select(WorkOrder)
+    stmt = select(WorkOrder)
     if department_code is not None:
         stmt = stmt.where(WorkOrder.department_code == department_code)
     if enterprise_id is not None:
@@ -318,14 +314,16 @@ def outbox_messages(session: Session, *, status: str | None = None) -> Sequence[
 
 def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
     """Take or renew the named lease; True when ``holder`` holds it afterwards."""
-    dialect = session.get_bind().dialect.name
-    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(SchedulerLease)
-    stmt = ins.values(name=name, holder=holder, expires_at=now + ttl)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"],
-        set_={"holder": holder, "expires_at": now + ttl},
-        where=(SchedulerLease.holder == holder) | (SchedulerLease.expires_at <= now),
-    ).returning(SchedulerLease.holder)
+    ins = _insert(session, SchedulerLease)
+    stmt = (
+        ins.values(name=name, holder=holder, expires_at=now + ttl)
+        .on_conflict_do_update(
+            index_elements=["name"],
+            set_={"holder": holder, "expires_at": now + ttl},
+            where=(SchedulerLease.holder == holder) | (SchedulerLease.expires_at <= now),
+        )
+        .returning(SchedulerLease.holder)
+    )
     return session.scalar(stmt) == holder
 
 
@@ -337,8 +335,7 @@ def release_lease(session: Session, name: str, holder: str) -> None:
 
 def claim_job_run(session: Session, job: str, period: str, now: datetime) -> bool:
     """Record that ``job`` ran for ``period``; False if it already had (run it once only)."""
-    dialect = session.get_bind().dialect.name
-    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(JobRun)
+    ins = _insert(session, JobRun)
     stmt = (
         ins.values(job=job, period=period, at=now)
         .on_conflict_do_nothing(index_elements=["job", "period"])

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from nlp.decision import Classifier
 from sqlalchemy import Engine, text
 
 from bot.app import create_app
@@ -27,6 +26,7 @@ from bot.fake_wecom import FakeWeCom
 from bot.outbox import make_sender
 from bot.runtime import Runtime, build_classifier, build_runtime
 from bot.scheduler import Jobs
+from nlp.decision import Classifier
 from storage import db
 from storage.models import Base
 from tests.peer import AibotPeer, AppPeer
@@ -115,9 +115,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
     return path
 
 

@@ -26,8 +26,16 @@ FRAGMENT = ROOT / "taxonomy.toml.fragment"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Names the runtime would add from the roster (departments, groups, enterprises).
-EXTRA_NAMES = ["区住建局", "区自然资源局", "湘江新材料科技有限公司", "石峰智能装备制造有限公司",
-               "城南商业广场", "碳材料研究院", "光铝科技有限公司", "石峰智能装备企业服务群"]
+EXTRA_NAMES = [
+    "区住建局",
+    "区自然资源局",
+    "湘江新材料科技有限公司",
+    "石峰智能装备制造有限公司",
+    "城南商业广场",
+    "碳材料研究院",
+    "光铝科技有限公司",
+    "石峰智能装备企业服务群",
+]
 
 
 # ---------------------------------------------------------------- fixtures
@@ -40,9 +48,16 @@ def taxonomy_raw() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def rules(taxonomy_raw: dict[str, Any]) -> list[CategoryRule]:
-    return [CategoryRule(code=c["code"], name=c["name"], department=c["department"],
-                         keywords=tuple(c["keywords"]), catch_all=c.get("catch_all", False))
-            for c in taxonomy_raw["categories"]]
+    return [
+        CategoryRule(
+            code=c["code"],
+            name=c["name"],
+            department=c["department"],
+            keywords=tuple(c["keywords"]),
+            catch_all=c.get("catch_all", False),
+        )
+        for c in taxonomy_raw["categories"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -61,24 +76,34 @@ def kw(rules: list[CategoryRule], tokenizer: Tokenizer) -> KeywordClassifier:
 # emoji and WeCom sticker codes, "@name" prefixes left in.
 REQUESTS = [
     # the demo's working day (bot/demo.py)
-    pytest.param("我们新基地施工许可还在办，但是没有路给施工车辆进出，能否协调修一条临时道路？",
-                 "road_traffic", id="demo-road"),
-    pytest.param("研发楼的燃气管道还没接通，周五前必须通气，麻烦尽快协调燃气公司", "gas",
-                 id="demo-gas"),
+    pytest.param(
+        "我们新基地施工许可还在办，但是没有路给施工车辆进出，能否协调修一条临时道路？",
+        "road_traffic",
+        id="demo-road",
+    ),
+    pytest.param(
+        "研发楼的燃气管道还没接通，周五前必须通气，麻烦尽快协调燃气公司", "gas", id="demo-gas"
+    ),
     pytest.param("商场5月1日要开业，消防验收什么时候能安排？", "fire", id="demo-fire-acceptance"),
     pytest.param("场地清表和土方外运一直没人协调，项目没法开工，急！", "site", id="demo-site"),
     pytest.param("请问小微企业稳岗补贴怎么申请？需要准备哪些材料", "labour", id="demo-subsidy"),
-    pytest.param("园区门口的路灯坏了好几天，晚上货车进出很危险", "urban_env", id="demo-streetlight"),
+    pytest.param(
+        "园区门口的路灯坏了好几天，晚上货车进出很危险", "urban_env", id="demo-streetlight"
+    ),
     pytest.param("员工社保转移一直办理不了，系统提示错误，怎么办？", "labour", id="demo-social"),
     # utilities
-    pytest.param("厂区从早上8点开始停电，生产线全停了，什么时候能恢复供电？", "power",
-                 id="power-outage"),
+    pytest.param(
+        "厂区从早上8点开始停电，生产线全停了，什么时候能恢复供电？", "power", id="power-outage"
+    ),
     pytest.param("停电了！！！", "power", id="power-short"),
     pytest.param("我们的用电报装申请提交两周了还没人来勘查", "power", id="power-application"),
     pytest.param("新厂房需要增容到1000千伏安，变压器要怎么报装", "power", id="power-capacity"),
-    pytest.param("领导您好，我们是园区内的新材料企业，二期厂房已经封顶，计划九月投产，但目前厂区的"
-                 "双回路供电方案还没批下来，临时用电也只够施工用，想请供电公司尽快到现场对接一下",
-                 "power", id="power-long"),
+    pytest.param(
+        "领导您好，我们是园区内的新材料企业，二期厂房已经封顶，计划九月投产，但目前厂区的"
+        "双回路供电方案还没批下来，临时用电也只够施工用，想请供电公司尽快到现场对接一下",
+        "power",
+        id="power-long",
+    ),
     pytest.param("园区东路水管爆了，厂里停水一上午了！！", "water", id="water-burst"),
     pytest.param("厂区水压太低，三楼以上都没水，能不能帮忙看看", "water", id="water-pressure"),
     pytest.param("雨后厂门口积水严重，下水道堵了，车都进不来", "water", id="water-flooding"),
@@ -95,29 +120,50 @@ REQUESTS = [
     pytest.param("宽带装机能快一点吗🙏", "telecom", id="telecom-emoji"),
     pytest.param("5G信号太弱!!视频会议都开不了,能协调一下吗?", "telecom", id="telecom-halfwidth"),
     # roads and traffic
-    pytest.param("新基地没有路给施工车辆进出，能否协调修临时道路？", "road_traffic", id="road-bench"),
-    pytest.param("公司门口没有公交站，员工上下班很不方便，能否增设公交线路", "road_traffic",
-                 id="road-bus"),
-    pytest.param("园区停车位严重不足，员工车辆只能停路边被贴罚单，希望协调解决停车问题",
-                 "road_traffic", id="road-parking"),
-    pytest.param("厂门口那段路坑坑洼洼，大货车经常陷进去，能否安排修补路面", "road_traffic",
-                 id="road-potholes"),
-    pytest.param("谢谢刘科长，另外想问一下临时道路什么时候能修好？", "road_traffic",
-                 id="road-thanks-then-question"),
+    pytest.param(
+        "新基地没有路给施工车辆进出，能否协调修临时道路？", "road_traffic", id="road-bench"
+    ),
+    pytest.param(
+        "公司门口没有公交站，员工上下班很不方便，能否增设公交线路", "road_traffic", id="road-bus"
+    ),
+    pytest.param(
+        "园区停车位严重不足，员工车辆只能停路边被贴罚单，希望协调解决停车问题",
+        "road_traffic",
+        id="road-parking",
+    ),
+    pytest.param(
+        "厂门口那段路坑坑洼洼，大货车经常陷进去，能否安排修补路面",
+        "road_traffic",
+        id="road-potholes",
+    ),
+    pytest.param(
+        "谢谢刘科长，另外想问一下临时道路什么时候能修好？",
+        "road_traffic",
+        id="road-thanks-then-question",
+    ),
     # approvals and certificates
-    pytest.param("施工许可证办理进度能帮忙查一下吗？材料上周已经交了", "construction",
-                 id="permit-progress"),
-    pytest.param("联合验收需要提前准备哪些资料？想请住建局提前帮我们预审一下", "construction",
-                 id="joint-acceptance"),
-    pytest.param("竣工验收备案一直没办下来，影响我们下个月开业", "construction",
-                 id="completion-filing"),
+    pytest.param(
+        "施工许可证办理进度能帮忙查一下吗？材料上周已经交了", "construction", id="permit-progress"
+    ),
+    pytest.param(
+        "联合验收需要提前准备哪些资料？想请住建局提前帮我们预审一下",
+        "construction",
+        id="joint-acceptance",
+    ),
+    pytest.param(
+        "竣工验收备案一直没办下来，影响我们下个月开业", "construction", id="completion-filing"
+    ),
     pytest.param("白蚁防治备案在哪里办理？", "construction", id="termite-filing"),
     pytest.param("项目开工前的施工图审查要多久", "construction", id="drawing-review"),
     pytest.param("不动产首次登记需要哪些材料？", "planning", id="property-first-registration"),
-    pytest.param("我们的不动产权证什么时候能拿到？已经等了一个多月", "planning",
-                 id="property-certificate"),
-    pytest.param("建设工程规划许可证的审批卡在多规合一审查，请帮忙催一下规划局", "planning",
-                 id="planning-permit"),
+    pytest.param(
+        "我们的不动产权证什么时候能拿到？已经等了一个多月", "planning", id="property-certificate"
+    ),
+    pytest.param(
+        "建设工程规划许可证的审批卡在多规合一审查，请帮忙催一下规划局",
+        "planning",
+        id="planning-permit",
+    ),
     pytest.param("项目用地红线和规划图不一致，需要规划部门确认", "planning", id="red-line"),
     # environmental assessment, energy/safety assessment
     pytest.param("环评批复还没下来，设备到了不敢安装，能否加快审批", "eco", id="eia-approval"),
@@ -126,47 +172,64 @@ REQUESTS = [
     pytest.param("旁边化工厂晚上偷排污水，河道都变黑了", "eco", id="illegal-discharge"),
     pytest.param("环评公示期结束了吗？什么时候可以报批", "eco", id="eia-publicity"),
     pytest.param("项目节能审查报告交上去了，能评什么时候批？", "assessment", id="energy-review"),
-    pytest.param("新项目立项备案在哪里办？需要发改局出具什么文件", "assessment",
-                 id="project-filing"),
+    pytest.param(
+        "新项目立项备案在哪里办？需要发改局出具什么文件", "assessment", id="project-filing"
+    ),
     pytest.param("安全评价报告的评审能不能尽快安排", "assessment", id="safety-assessment"),
     # land and site
-    pytest.param("地块上还有一片青苗和几座坟没迁，施工队进不了场，请协调征拆", "site",
-                 id="site-clearance"),
-    pytest.param("交地时间一拖再拖，土地还没有达到净地条件，我们的项目怎么开工？", "site",
-                 id="site-handover"),
+    pytest.param(
+        "地块上还有一片青苗和几座坟没迁，施工队进不了场，请协调征拆", "site", id="site-clearance"
+    ),
+    pytest.param(
+        "交地时间一拖再拖，土地还没有达到净地条件，我们的项目怎么开工？", "site", id="site-handover"
+    ),
     pytest.param("渣土没有地方消纳，土方外运需要办什么手续？", "site", id="site-spoil"),
     # policy and funding
     pytest.param("今年的专精特新奖补资金什么时候兑现？", "policy", id="policy-award"),
     pytest.param("想咨询一下高新技术企业认定有什么补贴政策", "policy", id="policy-hitech"),
-    pytest.param("公司流动资金紧张，有没有政府贴息贷款或者担保融资的渠道？", "policy",
-                 id="policy-finance"),
+    pytest.param(
+        "公司流动资金紧张，有没有政府贴息贷款或者担保融资的渠道？", "policy", id="policy-finance"
+    ),
     pytest.param("留抵退税申请后一直没到账，能帮忙问问税务局吗", "policy", id="policy-tax-refund"),
     pytest.param("公司想申报市级技术中心，申报材料有模板吗", "policy", id="policy-declaration"),
     # labour
     pytest.param("领导好，请问今年的稳岗补贴还有吗", "labour", id="labour-greeting-subsidy"),
-    pytest.param("招工难，急需200名普工，能否帮我们对接劳务资源或办场招聘会", "labour",
-                 id="labour-recruiting"),
+    pytest.param(
+        "招工难，急需200名普工，能否帮我们对接劳务资源或办场招聘会",
+        "labour",
+        id="labour-recruiting",
+    ),
     pytest.param("有员工工伤认定要多久？公司不太清楚流程", "labour", id="labour-injury"),
-    pytest.param("有个分包队伍拖欠农民工工资，工人围在项目部，怎么处理", "labour",
-                 id="labour-wage-arrears"),
+    pytest.param(
+        "有个分包队伍拖欠农民工工资，工人围在项目部，怎么处理", "labour", id="labour-wage-arrears"
+    ),
     pytest.param("社宝转移办不了怎么办，社保局电话一直打不通", "labour", id="labour-typo"),
     # fire and work safety
     pytest.param("消防通道被隔壁厂的货物堵住了，多次沟通无果", "fire", id="fire-lane"),
-    pytest.param("厂房消防设施检测需要找哪家机构？消防检查什么时候来", "fire", id="fire-inspection"),
-    pytest.param("车间粉尘比较大，想请应急局来指导一下安全生产标准化", "work_safety",
-                 id="safety-dust"),
+    pytest.param(
+        "厂房消防设施检测需要找哪家机构？消防检查什么时候来", "fire", id="fire-inspection"
+    ),
+    pytest.param(
+        "车间粉尘比较大，想请应急局来指导一下安全生产标准化", "work_safety", id="safety-dust"
+    ),
     pytest.param("危化品仓库的安全隐患整改需要哪些部门验收？", "work_safety", id="safety-hazchem"),
     # environment and sanitation
-    pytest.param("隔壁工地每天晚上施工到十二点，噪音太大，工人都休息不好", "urban_env",
-                 id="env-night-noise"),
+    pytest.param(
+        "隔壁工地每天晚上施工到十二点，噪音太大，工人都休息不好", "urban_env", id="env-night-noise"
+    ),
     pytest.param("园区垃圾好几天没人清运了，气味很大", "urban_env", id="env-garbage"),
     # public order
-    pytest.param("项目部门口经常有人阻工，还威胁工人，已经报过警了，希望公安介入", "public_order",
-                 id="order-obstruction"),
-    pytest.param("工地晚上被偷了一批钢筋，监控也拍到了，能不能尽快破案", "public_order",
-                 id="order-theft"),
-    pytest.param("和隔壁企业因为围墙边界起了纠纷，想请街道协调一下", "public_order",
-                 id="order-dispute"),
+    pytest.param(
+        "项目部门口经常有人阻工，还威胁工人，已经报过警了，希望公安介入",
+        "public_order",
+        id="order-obstruction",
+    ),
+    pytest.param(
+        "工地晚上被偷了一批钢筋，监控也拍到了，能不能尽快破案", "public_order", id="order-theft"
+    ),
+    pytest.param(
+        "和隔壁企业因为围墙边界起了纠纷，想请街道协调一下", "public_order", id="order-dispute"
+    ),
     # market regulation
     pytest.param("营业执照经营范围要增加一项，变更登记怎么办理", "market", id="market-scope"),
     pytest.param("营业执找的经营范围怎么变更呀", "market", id="market-typo"),
@@ -174,10 +237,12 @@ REQUESTS = [
     pytest.param("厂里的电梯年检过期了，特种设备检验怎么预约", "market", id="market-elevator"),
     # the catch-all: a request that names no category, or only the service centre's own words
     pytest.param("你好，我们公司门口那个问题什么时候能处理一下？", "other", id="other-vague"),
-    pytest.param("想问一下帮代办服务怎么申请，我们项目想请专员全程代办", "other",
-                 id="other-agency"),
-    pytest.param("@企业服务助手 政务大厅窗口说材料不全，到底还缺什么？", "other",
-                 id="other-window"),
+    pytest.param(
+        "想问一下帮代办服务怎么申请，我们项目想请专员全程代办", "other", id="other-agency"
+    ),
+    pytest.param(
+        "@企业服务助手 政务大厅窗口说材料不全，到底还缺什么？", "other", id="other-window"
+    ),
 ]
 
 # Lines that are not requests: thanks, acks, greetings, emoji and stickers, replies to an
@@ -269,8 +334,9 @@ def test_every_category_is_exercised(rules: list[CategoryRule]) -> None:
     assert {r.code for r in rules} <= expected
 
 
-def test_request_matching_no_category_goes_to_the_catch_all(kw: KeywordClassifier,
-                                                           rules: list[CategoryRule]) -> None:
+def test_request_matching_no_category_goes_to_the_catch_all(
+    kw: KeywordClassifier, rules: list[CategoryRule]
+) -> None:
     catch_all = next(r for r in rules if r.catch_all)
     d = kw.classify("我们这边遇到点困难，能不能找个人来看一下？")
     assert d.is_request
@@ -281,8 +347,12 @@ def test_request_matching_no_category_goes_to_the_catch_all(kw: KeywordClassifie
 
 
 def test_thanks_never_make_a_request_even_naming_a_department(kw: KeywordClassifier) -> None:
-    for text in ["谢谢住建局的帮忙", "感谢供电公司的大力支持！", "非常感谢交通局和城管局的协调帮助",
-                 "谢谢消防大队，消防验收已经通过了"]:
+    for text in [
+        "谢谢住建局的帮忙",
+        "感谢供电公司的大力支持！",
+        "非常感谢交通局和城管局的协调帮助",
+        "谢谢消防大队，消防验收已经通过了",
+    ]:
         assert not kw.classify(text).is_request, text
 
 
@@ -293,8 +363,11 @@ def test_keyword_plus_cue_is_a_request(kw: KeywordClassifier) -> None:
 
 
 def test_decision_invariants(kw: KeywordClassifier) -> None:
-    lines = [p.values[0] for p in REQUESTS] + [p.values[0] for p in CHATTER] + [
-        "", "   ", "？？？", "@企业服务助手", "燃气 供水 供电 道路 停车 社保 消防 环评 营业执照"]
+    lines = (
+        [p.values[0] for p in REQUESTS]
+        + [p.values[0] for p in CHATTER]
+        + ["", "   ", "？？？", "@企业服务助手", "燃气 供水 供电 道路 停车 社保 消防 环评 营业执照"]
+    )
     for text in lines:
         assert isinstance(text, str)
         d = kw.classify(text)
@@ -348,16 +421,20 @@ def test_rules_need_exactly_one_catch_all(tokenizer: Tokenizer) -> None:
     plain = CategoryRule("gas", "燃气", "gas", ("燃气",))
     with pytest.raises(ValueError, match="catch"):
         KeywordClassifier([plain], tokenizer)
-    two = [CategoryRule("a", "A", "x", (), catch_all=True),
-           CategoryRule("b", "B", "y", (), catch_all=True)]
+    two = [
+        CategoryRule("a", "A", "x", (), catch_all=True),
+        CategoryRule("b", "B", "y", (), catch_all=True),
+    ]
     with pytest.raises(ValueError, match="catch"):
         KeywordClassifier(two, tokenizer)
 
 
 def test_longer_keyword_wins_over_the_short_one_inside_it(tokenizer: Tokenizer) -> None:
-    rules = [CategoryRule("acceptance", "验收", "housing", ("验收",)),
-             CategoryRule("fire", "消防", "fire", ("消防验收",)),
-             CategoryRule("other", "其他", "center", (), catch_all=True)]
+    rules = [
+        CategoryRule("acceptance", "验收", "housing", ("验收",)),
+        CategoryRule("fire", "消防", "fire", ("消防验收",)),
+        CategoryRule("other", "其他", "center", (), catch_all=True),
+    ]
     d = KeywordClassifier(rules, tokenizer).classify("消防验收什么时候安排？")
     assert d.category == "fire"
     assert [s.category for s in d.top3] == ["fire"]
@@ -366,9 +443,11 @@ def test_longer_keyword_wins_over_the_short_one_inside_it(tokenizer: Tokenizer) 
 def test_token_match_weighs_more_than_substring_match(tokenizer: Tokenizer) -> None:
     # "燃气" is a whole token in "燃气 什么时候 通", but only a substring of "燃气灶"-like
     # compounds the dictionary knows; here both categories have one two-character keyword.
-    rules = [CategoryRule("gas", "燃气", "gas", ("燃气",)),
-             CategoryRule("it", "网络", "it", ("网络",)),
-             CategoryRule("other", "其他", "center", (), catch_all=True)]
+    rules = [
+        CategoryRule("gas", "燃气", "gas", ("燃气",)),
+        CategoryRule("it", "网络", "it", ("网络",)),
+        CategoryRule("other", "其他", "center", (), catch_all=True),
+    ]
     clf = KeywordClassifier(rules, tokenizer)
     d = clf.classify("燃气什么时候通，另外网络安全培训在哪报名？")
     token_scores = {s.category: s.score for s in d.top3}
@@ -413,8 +492,9 @@ def test_stopwords_never_hide_a_keyword(tokenizer: Tokenizer, rules: list[Catego
     assert not tokenizer.stopwords & keywords
 
 
-def test_tokenizer_is_built_once(monkeypatch: pytest.MonkeyPatch, tokenizer: Tokenizer,
-                                 kw: KeywordClassifier) -> None:
+def test_tokenizer_is_built_once(
+    monkeypatch: pytest.MonkeyPatch, tokenizer: Tokenizer, kw: KeywordClassifier
+) -> None:
     assert tokenizer.jieba is not jieba.dt  # never the global default instance
     assert tokenizer.jieba.initialized
     calls: list[object] = []
@@ -468,8 +548,15 @@ def test_taxonomy_keys_and_limits(taxonomy_raw: dict[str, Any]) -> None:
     assert used == {d["code"] for d in taxonomy_raw["departments"]}
     urgent = set()
     for cat in taxonomy_raw["categories"]:
-        assert set(cat) <= {"code", "name", "department", "keywords", "limit_hours",
-                            "limit_days", "catch_all"}
+        assert set(cat) <= {
+            "code",
+            "name",
+            "department",
+            "keywords",
+            "limit_hours",
+            "limit_days",
+            "catch_all",
+        }
         assert ("limit_hours" in cat) != ("limit_days" in cat), cat["code"]
         if "limit_hours" in cat:
             urgent.add(cat["code"])

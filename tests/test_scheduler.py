@@ -118,7 +118,7 @@ def test_digest_figures(rt: Runtime) -> None:
     assert "**累计**：受理 6 件、签收 3 件、办结 2 件，办结率 33.3%；在办 4 件" in text
     assert "超期 1 件" in text
     assert "| 区交通运输局 | 2 | 1 | 1 | 4 | 2 | 1 | 25.0% | 3 | 0 |" in text
-    assert "| 燃气公司 | 1 | 0 | 0 | 2 | 1 | 1 | 50.0% | 1 | 1 |" in text
+    assert "| 区燃气公司 | 1 | 0 | 0 | 2 | 1 | 1 | 50.0% | 1 | 1 |" in text
     assert "GD-20261123-0003" in text.split("**超期工单**")[1]
     assert "GD-20261123-0002" not in text.split("**超期工单**")[1]
 
