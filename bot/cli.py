@@ -138,3 +138,7 @@ def fake_wecom(port: int) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+if __name__ == "__main__":
+    main()

@@ -114,6 +114,7 @@ class Group:
     name: str
     enterprise: str | None = None
     webhook_url: str = ""
+    appchat_chatid: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,17 +212,36 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
 class _Reader:
     """Typed access to one TOML table, naming the full key in every error."""
 
-    def __init__(self, table: Any, where: str) -> None:
+    def __init__(self, table: Any, where: str, registry: list[_Reader] | None = None) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{where or 'config'} must be a table")
         self.table = table
         self.where = where
+        self.used: set[str] = set()
+        self.registry = registry if registry is not None else []
+        self.registry.append(self)
+
+    def _get(self, name: str, default: Any = None) -> Any:
+        self.used.add(name)
+        return self.table.get(name, default)
+
+    def unknown_keys(self) -> list[str]:
+        """Keys nobody read: almost always a typo (``webhook_ur1``), so start-up refuses them."""
+        return [self.key(k) for k in self.table if k not in self.used]
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.key(name)} must be a string")
+        return value
 
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
 
     def text(self, name: str, default: str | None = None) -> str:
-        value = self.table.get(name, default)
+        value = self._get(name, default)
         if value is None:
             raise ConfigError(f"{self.key(name)} is required")
         if not isinstance(value, str):
@@ -229,7 +249,7 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int | None = None) -> int:
-        value = self.table.get(name, default)
+        value = self._get(name, default)
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             value = int(value)
         if value is None:
@@ -239,28 +259,28 @@ class _Reader:
         return value
 
     def opt_int(self, name: str) -> int | None:
-        return None if self.table.get(name) is None else self.integer(name)
+        return None if self._get(name) is None else self.integer(name)
 
     def number(self, name: str, default: float) -> float:
-        value = self.table.get(name, default)
+        value = self._get(name, default)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ConfigError(f"{self.key(name)} must be a number")
         return float(value)
 
     def flag(self, name: str, default: bool) -> bool:
-        value = self.table.get(name, default)
+        value = self._get(name, default)
         if not isinstance(value, bool):
             raise ConfigError(f"{self.key(name)} must be true or false")
         return value
 
     def texts(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.table.get(name, list(default))
+        value = self._get(name, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{self.key(name)} must be a list of strings")
         return tuple(value)
 
     def clock(self, name: str, default: time) -> time:
-        value = self.table.get(name)
+        value = self._get(name)
         if value is None:
             return default
         if isinstance(value, time):
@@ -272,13 +292,15 @@ class _Reader:
         raise ConfigError(f'{self.key(name)} must be a time like "08:30"')
 
     def sub(self, name: str) -> _Reader:
-        return _Reader(self.table.get(name, {}), self.key(name))
+        return _Reader(self._get(name, {}), self.key(name), self.registry)
 
     def array(self, name: str) -> list[_Reader]:
-        value = self.table.get(name, [])
+        value = self._get(name, [])
         if not isinstance(value, list):
             raise ConfigError(f"{self.key(name)} must be an array of tables ([[{name}]])")
-        return [_Reader(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+        return [
+            _Reader(item, f"{self.key(name)}[{i}]", self.registry) for i, item in enumerate(value)
+        ]
 
 
 def _check_aes_key(key: str, where: str) -> None:
@@ -379,14 +401,12 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         roles = frozenset(r.texts("roles"))
         if not roles or not roles <= ROLES:
             raise ConfigError(f"{r.key('roles')} must be a non-empty list of {sorted(ROLES)}")
-        dept = r.table.get("department") or None
+        dept = r.optional_text("department")
         if dept is not None and dept not in dept_codes:
             raise ConfigError(f"{r.key('department')}: unknown department {dept!r}")
         if "officer" in roles and dept is None:
             raise ConfigError(f"{r.key('department')} is required for an officer")
-        ent = r.table.get("enterprise") or None
-        if ent is not None and not isinstance(ent, str):
-            raise ConfigError(f"{r.key('enterprise')} must be a string")
+        ent = r.optional_text("enterprise")
         people.append(
             Person(
                 userid=r.text("userid"),
@@ -407,8 +427,9 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
             Group(
                 chatid=r.text("chatid"),
                 name=r.text("name"),
-                enterprise=r.table.get("enterprise") or None,
+                enterprise=r.optional_text("enterprise"),
                 webhook_url=url,
+                appchat_chatid=r.text("appchat_chatid", ""),
             )
         )
     _unique([g.chatid for g in groups], "groups", "chatid")
@@ -435,6 +456,9 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     it = root.sub("intake")
     intake = IntakeSettings(default_limit_days=it.integer("default_limit_days", 5))
 
+    unknown = [k for reader in root.registry for k in reader.unknown_keys()]
+    if unknown:
+        raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
     return Settings(
         timezone=tz,
         server=server,

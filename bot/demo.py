@@ -250,7 +250,18 @@ class Driver:
 
 def run_demo(workdir: Path | None, out: Callable[[str], None] = print) -> int:
     started = time.monotonic()
-    logging.getLogger("bot").setLevel(logging.WARNING)  # the transcript is the output
+    quiet = logging.getLogger("bot")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # the transcript is the output
+    try:
+        code = _run(workdir, out)
+    finally:
+        quiet.setLevel(level)
+    out(f"\n演示完成，用时 {time.monotonic() - started:.1f} 秒。")
+    return code
+
+
+def _run(workdir: Path | None, out: Callable[[str], None]) -> int:
     with tempfile.TemporaryDirectory(prefix="gridbot-demo-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,7 +277,6 @@ def run_demo(workdir: Path | None, out: Callable[[str], None] = print) -> int:
             with serving(rt) as url:
                 code = _play(rt, jobs, Driver(rt, url, fake), fake, out)
             rt.engine.dispose()
-    out(f"\n演示完成，用时 {time.monotonic() - started:.1f} 秒。")
     return code
 
 

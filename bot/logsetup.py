@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import IO
 
 SECRET_QUERY = re.compile(
     r"(?i)\b(key|access_token|corpsecret|secret|response_code|token|encoding_aes_key)=([^&\s\"']+)"
@@ -21,8 +22,8 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
+def configure(level: int = logging.INFO, stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()

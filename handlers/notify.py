@@ -83,7 +83,8 @@ class Notifier:
         order_id: int | None = None,
         response_url: str | None = None,
     ) -> list[OutboxMessage]:
-        """Post into a group: its 消息推送 webhook, or the AI bot's response_url if that's all."""
+        """Post into a group: its 消息推送 webhook, else the app's group chat (appchat), else
+        the AI bot's response_url when that is all there is."""
         grp = repo.group(self.session, chatid)
         if grp is not None and grp.webhook_url:
             return self._enqueue(
@@ -96,20 +97,33 @@ class Notifier:
                 purpose=purpose,
                 order_id=order_id,
             )
-        if response_url:
-            body = "".join(f"<@{u}> " for u in mention) + (
-                text if markdown else escape_markdown(text)
+        if grp is not None and grp.appchat_chatid:
+            names = [p.name if (p := repo.person(self.session, u)) else u for u in mention]
+            prefix = "".join(f"@{n} " for n in names)
+            return self._enqueue(
+                kind="appchat",
+                target=grp.appchat_chatid,
+                text=prefix + text,
+                markdown=markdown,
+                rate_key="app",
+                purpose=purpose,
+                order_id=order_id,
             )
+        if response_url:
             return self._enqueue(
                 kind="response_url",
                 target=response_url,
-                text=body,
+                text=self._mentions(mention) + (text if markdown else escape_markdown(text)),
                 markdown=True,
                 purpose=purpose,
                 order_id=order_id,
             )
-        log.warning("group %s has no webhook_url configured; %s message not sent", chatid, purpose)
+        log.warning("group %s has no webhook_url or appchat_chatid; %s not sent", chatid, purpose)
         return []
+
+    @staticmethod
+    def _mentions(userids: Sequence[str]) -> str:
+        return "".join(f"<@{u}> " for u in userids)
 
     def to_users(
         self,
@@ -147,7 +161,7 @@ class Notifier:
             return self.to_users([msg.sender], reply.text, markdown=reply.markdown, purpose=purpose)
         assert msg.chatid is not None
         if reply.direct and msg.response_url:
-            body = "".join(f"<@{u}> " for u in reply.mention) + (
+            body = self._mentions(reply.mention) + (
                 reply.text if reply.markdown else escape_markdown(reply.text)
             )
             return self._enqueue(

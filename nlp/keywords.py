@@ -6,6 +6,7 @@ acknowledgements, greetings, laughter, closure reports ("已经通气了"), noti
 cut out. What is left is searched for *strong* cues (questions, explicit asks, problems:
 "什么时候", "能否", "麻烦", "没有", "坏了", "？" …) and *weak* cues (helping verbs: "协调",
 "帮忙", "解决" …; dead when they follow a thanks in the same clause, as in "谢谢住建局的帮忙").
+A progress report ("已经安排人对接了") counts against a message with no strong cue.
 Cues, the best category's keyword score and the length of what is left add up to a logit;
 ``request_score`` is its sigmoid and ``is_request`` is ``request_score >= threshold``. Two rules
 sit on top: thanks with no live cue is never a request, and a category keyword plus a live cue
@@ -44,45 +45,61 @@ _EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
 _WORD_CHAR = re.compile(r"[\u4e00-\u9fffa-z0-9]")
 
 # Acknowledgements that may open a clause ("好的我下午过去") …
-_ACK_LEAD = r"收到|好的|好滴|好嘞|好哒|嗯嗯|哦哦|okay|ok|👌"
+_ACK_LEAD = r"收到|好的|好滴|好嘞|好哒|嗯嗯|哦哦|okay|ok"
 # … and those that only count as a whole clause ("明白了", but not "了解一下补贴政策").
-_ACK_WHOLE = (r"明白|了解|知道|清楚|没问题|没有问题|没事|可以|行|对的|是的|是滴|好吧|好|嗯|哦"
-              r"|不客气|客气|已阅|马上安排|这就安排|马上处理|马上去|马上到")
+_ACK_WHOLE = (
+    r"明白|了解|知道|清楚|没问题|没有问题|没事|可以|行|对的|是的|是滴|好吧|好|嗯|哦"
+    r"|不客气|客气|已阅|马上安排|这就安排|马上处理|马上去|马上到"
+)
 _PARTICLES = r"[了啊呀啦哈哒的呢滴嘞]*"
 _ACK_CLAUSE = re.compile(f"(?:(?:{_ACK_LEAD}|{_ACK_WHOLE}){_PARTICLES})+")
 _ACK_PREFIX = re.compile(f"(?:(?:{_ACK_LEAD}){_PARTICLES})+")
 
-_THANKS = re.compile(r"谢谢|感谢|多谢|谢啦|谢了|致谢|辛苦|有劳|麻烦(?:您|你|大家|各位|领导)?了"
-                     r"|thank you|thanks|thx|3q")
-_GREETING = re.compile(r"(?:早上|上午|中午|下午|晚上|大家|各位|领导|各位领导|老师|你|您)好"
-                       r"|早安|晚安|在吗|在不在|周末愉快|节日快乐|新年快乐|新春快乐|春节快乐"
-                       r"|中秋快乐|恭喜|祝贺|明天见|再见|拜拜|\bhello\b|\bhi\b")
+_THANKS = re.compile(
+    r"谢谢|感谢|多谢|谢啦|谢了|致谢|辛苦|有劳|麻烦(?:您|你|大家|各位|领导)?了"
+    r"|thank you|thanks|thx|3q"
+)
+_GREETING = re.compile(
+    r"(?:早上|上午|中午|下午|晚上|大家|各位|领导|各位领导|老师|你|您)好"
+    r"|早安|晚安|在吗|在不在|周末愉快|节日快乐|新年快乐|新春快乐|春节快乐"
+    r"|中秋快乐|恭喜|祝贺|明天见|再见|拜拜|\bhello\b|\bhi\b"
+)
 _LAUGH = re.compile(r"哈{2,}|呵{2,}|嘿{2,}|嘻{2,}|\bh{2,}\b|\b(?:ha)+\b|2333+|666+")
 _CLOSURE = re.compile(
     r"(?:问题)?(?:已经|已|都|终于)(?:解决|处理|办好|办结|办完|完成|修好|接通|搞定|通气|通水|通电"
     r"|恢复|到账|通过|拿到|批复|批下来|办下来)(?:了|啦)?(?!吗|么|没)"
     r"|(?:问题)?(?:已经|已|都|终于)?(?:通|好|解决|处理好|办好|修好|搞定|弄好|恢复|办下来|批下来)了"
-    r"(?!吗|么|没)")
-_NOTICE = re.compile(r"会议通知|通知|查收|请各|各企业|各单位|各位企业|开会|参会|报送|填报|转发"
-                     r"|敬请|温馨提示|截止时间|截止日期|特此|知悉")
+    r"(?!吗|么|没)"
+)
+# progress reports ("已经安排人对接了"); they only weigh when no strong cue is present
+_STATUS = re.compile(r"已经|(?<![早])已(?!经)")
+_NOTICE = re.compile(
+    r"会议通知|通知|查收|请各|各企业|各单位|各位企业|开会|参会|报送|填报|转发"
+    r"|敬请|温馨提示|截止时间|截止日期|特此|知悉"
+)
 
 _QUESTION = re.compile(
     r"吗|请问|想问|问一下|问下|咨询|怎么|咋|如何|怎样|什么时候|啥时候|何时|多久|多长时间|几天"
     r"|在哪|哪里|哪儿|哪个|哪些|哪家|是否|能否|能不能|可否|可不可以|可以吗|有没有|是不是"
-    r"|谁负责|找谁|给谁|为什么|为啥|为何|要不要|什么条件|什么材料|什么手续|什么文件")
+    r"|谁负责|找谁|给谁|为什么|为啥|为何|要不要|什么条件|什么材料|什么手续|什么文件"
+)
 _ASK = re.compile(
     r"需要|急需|希望|要求|求助|帮帮|麻烦|(?<![申邀])请(?!各|大家|注意|查收|知悉|参加|准时)"
-    r"|尽快|抓紧|加快|赶紧|催一下|催促|一下|想要|想请|想申请|想办|投诉|反映|举报|建议")
+    r"|尽快|抓紧|加快|赶紧|催一下|催促|一下|想|投诉|反映|举报|建议"
+)
 _PROBLEM = re.compile(
     r"没有|没人|没法|没办法|无法|不能|不了|不通|不到|不够|不足|不上|不开|不进|进不|不来|不去|不敢"
-    r"|不方便|不一致|不合理|不清楚|不符|不亮|不理|不管|不作为|停了|坏了|坏掉|故障|损坏|破损|失修"
+    r"|不方便|不一致|不合理|不清楚|不符|不亮|不理|不管|不让|不作为|停了|坏了|坏掉|故障|损坏|破损|失修"
     r"|失灵|瘫痪|脱落|漏|堵|断了|爆了|塌|问题|困难|难题|急|危险|隐患|影响|严重|太差|太低|太高"
     r"|太大|太吵|太慢|太少|太弱|太多|还没|迟迟|至今|一拖再拖|拖欠|克扣|刁难|推诿|扯皮|卡在|卡住"
-    r"|乱|偷|打砸|欺诈|违规|违法|非法|无人|被盗|威胁|错误|失败|异常|超标|过期|到期|紧张|缺|[停断没][电水气网]"
-    r"|一直")
+    r"|乱|偷|打砸|欺诈|违规|违法|非法|无人|刺鼻|难闻|吵|脏|臭|呛|被盗|威胁|错误|失败|异常|超标|过期|到期|紧张|缺|[停断没][电水气网]"
+    r"|一直"
+)
 _CUES = (_QUESTION, _ASK, _PROBLEM)
-_WEAK = re.compile(r"协调|帮忙|帮助|帮我|解决|处理|支持|安排|对接|落实|办理|申请|指导|跟进|关心"
-                   r"|关注|看看|看下|核实|排查|检查|维修|抢修")
+_WEAK = re.compile(
+    r"协调|帮忙|帮助|帮我|解决|处理|支持|安排|对接|落实|办理|申请|指导|跟进|关心"
+    r"|关注|看看|看下|核实|排查|检查|维修|抢修"
+)
 
 # logit weights
 _BIAS = -2.0
@@ -94,6 +111,7 @@ _W_ACK = -1.0
 _W_NOTICE = -1.0
 _W_CLOSURE = -1.0
 _W_GREETING = -0.3
+_W_STATUS = -1.0
 _W_LAUGH = -0.5
 _W_EMOJI = -0.5
 
@@ -129,6 +147,7 @@ class _Signals:
     notice: bool = False
     closure: bool = False
     greeting: bool = False
+    status: bool = False
     laugh: bool = False
     emoji: bool = False
 
@@ -161,7 +180,7 @@ def _signals(raw: str) -> _Signals:
         lead = _ACK_PREFIX.match(clause)
         if lead:
             sig.ack = True
-            clause = " " * lead.end() + clause[lead.end():]
+            clause = " " * lead.end() + clause[lead.end() :]
         clause, thanks_at = _blank(_THANKS, clause)
         clause, closure = _blank(_CLOSURE, clause)
         clause, greeting = _blank(_GREETING, clause)
@@ -172,6 +191,7 @@ def _signals(raw: str) -> _Signals:
         sig.greeting |= bool(greeting)
         sig.laugh |= bool(laugh)
         sig.notice |= bool(notice)
+        sig.status |= _STATUS.search(clause) is not None
         for pattern in _CUES:
             strong.update(m.group() for m in pattern.finditer(clause))
         first_thanks = min(thanks_at, default=len(clause) + 1)
@@ -192,8 +212,13 @@ class KeywordClassifier:
     ``tokenizer`` (so build the classifier before sharing the tokenizer between threads).
     """
 
-    def __init__(self, rules: Sequence[CategoryRule], tokenizer: Tokenizer, *,
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        rules: Sequence[CategoryRule],
+        tokenizer: Tokenizer,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
         catch_alls = [r for r in rules if r.catch_all]
         if len(catch_alls) != 1:
             raise ValueError(f"rules need exactly one catch-all rule, got {len(catch_alls)}")
@@ -254,8 +279,10 @@ class KeywordClassifier:
     def _suggestions(self, scores: dict[int, float]) -> tuple[Suggestion, ...]:
         total = sum(scores.values()) + NONE_MASS
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:3]
-        return tuple(Suggestion(self.rules[i].code, self.rules[i].department,
-                                round(score / total, 4)) for i, score in ranked)
+        return tuple(
+            Suggestion(self.rules[i].code, self.rules[i].department, round(score / total, 4))
+            for i, score in ranked
+        )
 
     # ------------------------------------------------------------ detection
 
@@ -263,11 +290,24 @@ class KeywordClassifier:
         if sig.chars == 0:
             return -6.0
         weak = min(sig.weak_live * (0.5 if sig.ack else 1.0), 2.0)
-        z = (_BIAS + _W_KEYWORD * min(best, 3.0) + _W_STRONG * min(sig.strong, 3)
-             + _W_WEAK * weak + _length_term(sig.chars))
-        z += (_W_THANKS * sig.thanks + _W_ACK * sig.ack + _W_NOTICE * sig.notice
-              + _W_CLOSURE * sig.closure + _W_GREETING * sig.greeting + _W_LAUGH * sig.laugh
-              + _W_EMOJI * sig.emoji)
+        z = (
+            _BIAS
+            + _W_KEYWORD * min(best, 3.0)
+            + _W_STRONG * min(sig.strong, 3)
+            + _W_WEAK * weak
+            + _length_term(sig.chars)
+        )
+        z += (
+            _W_THANKS * sig.thanks
+            + _W_ACK * sig.ack
+            + _W_NOTICE * sig.notice
+            + _W_CLOSURE * sig.closure
+            + _W_GREETING * sig.greeting
+            + _W_LAUGH * sig.laugh
+            + _W_EMOJI * sig.emoji
+        )
+        if sig.strong == 0:
+            z += _W_STATUS * sig.status
         live_cue = sig.strong > 0 or sig.weak_live > 0
         if sig.thanks and not live_cue:
             z = min(z, -1.5)  # pure thanks, even naming a department or a category

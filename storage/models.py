@@ -109,6 +109,7 @@ class ChatGroup(Base):
     name: Mapped[str] = mapped_column(String(200))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
     webhook_url: Mapped[str] = mapped_column(Text, default="")
+    appchat_chatid: Mapped[str] = mapped_column(String(64), default="")
 
 
 # ---------------------------------------------------------------- inbox

@@ -77,6 +77,7 @@ def sync_roster(session: Session, settings: cfg.Settings) -> None:
                 name=g.name,
                 enterprise_id=ent_ids.get(g.enterprise or ""),
                 webhook_url=g.webhook_url,
+                appchat_chatid=g.appchat_chatid,
             )
         )
     session.flush()

@@ -99,6 +99,12 @@ def _with(**tables: Any) -> dict[str, Any]:
             id="bad-webhook",
         ),
         pytest.param({"outbound": {"mode": "pigeon"}}, "outbound.mode", id="bad-mode"),
+        pytest.param(
+            {"groups": [{"chatid": "c", "name": "g", "webhook_ur1": "https://x"}]},
+            "groups[0].webhook_ur1",
+            id="typo-in-a-key",
+        ),
+        pytest.param({"servr": {"port": 1}}, "servr", id="unknown-table"),
     ],
 )
 def test_bad_values_name_the_key(raw: dict[str, Any], key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.fake_wecom import FakeWeCom
-from bot.runtime import Runtime
+from bot.runtime import Runtime, build_runtime
 from bot.scheduler import Jobs
 from handlers.notify import Notifier
 from storage import db
@@ -137,3 +138,22 @@ def test_a_group_without_a_webhook_falls_back_to_the_response_url(
     jobs.run("outbox")
     [reply] = fake.sent_responses()
     assert reply["markdown"]["content"].startswith("<@ent.b>")
+
+
+def test_an_app_created_group_is_posted_to_through_appchat(
+    rt: Runtime, jobs: Jobs, fake: FakeWeCom, clock: FakeClock
+) -> None:
+    groups = tuple(
+        replace(g, webhook_url="", appchat_chatid="wrAPPCHAT1") if g.chatid == "chat_b" else g
+        for g in rt.settings.groups
+    )
+    rt2 = build_runtime(
+        replace(rt.settings, groups=groups), clock=clock, engine=rt.engine, classifier=rt.classifier
+    )
+    with db.transaction(rt2.sessions) as s:
+        Notifier(s, rt2.settings, clock.now()).to_group(
+            "chat_b", "【受理】工单已登记", mention=["ent.b"]
+        )
+    Jobs(rt2, jobs.sender, "t2").run("outbox")
+    [sent] = fake.sent_appchat("wrAPPCHAT1")
+    assert sent["text"]["content"] == "@李强 【受理】工单已登记"

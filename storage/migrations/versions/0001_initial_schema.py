@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:48:51.061974
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("enterprise_id", sa.Integer(), nullable=True),
         sa.Column("webhook_url", sa.Text(), nullable=False),
+        sa.Column("appchat_chatid", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["enterprise_id"], ["enterprises.id"], name=op.f("fk_groups_enterprise_id_enterprises")
         ),
