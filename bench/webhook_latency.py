@@ -24,6 +24,7 @@ from bot.demo import Driver, Step, load_demo_settings, serving
 from bot.fake_wecom import FakeWeCom
 from bot.runtime import build_runtime
 
+WARMUP = 20
 LINES = [
     ("wrk_sfzn", "li.qiang", "@企业服务助手 新基地没有路给施工车辆进出，能否协调修临时道路？"),
     ("wrk_xjxcl", "wang.min", "@企业服务助手 研发楼燃气管道还没接通，麻烦尽快协调"),
@@ -45,16 +46,16 @@ def main() -> int:
             driver = Driver(rt, url, fake)
             session = requests.Session()
             prepared = []
-            for i in range(args.n):
+            for i in range(args.n + WARMUP):
                 chatid, sender, text = LINES[i % len(LINES)]
                 prepared.append(
                     driver.build(Step("", sender, f"{text}（{i}）", chatid), msgid=f"bench-{i:06d}")
                 )
-            for path, query, body in prepared[:20]:  # warm-up (not counted), distinct msgids
+            for path, query, body in prepared[:WARMUP]:  # not counted; distinct msgids too
                 session.post(url + path, params=query, data=body, timeout=10)
             times = []
             started = time.perf_counter()
-            for path, query, body in prepared[20:]:
+            for path, query, body in prepared[WARMUP:]:
                 t0 = time.perf_counter()
                 r = session.post(url + path, params=query, data=body, timeout=10)
                 times.append(time.perf_counter() - t0)

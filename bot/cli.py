@@ -47,7 +47,7 @@ def serve(config_path: Path | None, no_scheduler: bool) -> None:
     """Run the webhook server (and, by default, the scheduler)."""
     import waitress
 
-    from bot.app import create_app
+    from bot.app import MAX_BODY_BYTES, create_app
     from bot.outbox import make_sender
     from bot.runtime import build_runtime
     from bot.scheduler import Jobs, build_scheduler
@@ -66,7 +66,7 @@ def serve(config_path: Path | None, no_scheduler: bool) -> None:
             host=settings.server.host,
             port=settings.server.port,
             threads=8,
-            max_request_body_size=64 * 1024,
+            max_request_body_size=MAX_BODY_BYTES,
             ident="gridbot",
         )
     finally:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
-from bot.app import create_app
+from bot.app import MAX_BODY_BYTES, create_app
 from bot.clock import FakeClock
 from bot.config import Settings, settings_from_dict
 from bot.digest import build_digest
@@ -171,13 +171,20 @@ def _random_key() -> str:
 
 @contextmanager
 def serving(rt: Runtime) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """The app on a free loopback port, served by waitress (as ``gridbot serve`` does)."""
+    server = create_server(
+        create_app(runtime=rt),
+        host="127.0.0.1",
+        port=0,
+        threads=4,
+        max_request_body_size=MAX_BODY_BYTES,
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.shutdown()
+        server.close()
         thread.join(timeout=5)
 
 
