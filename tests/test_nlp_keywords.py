@@ -2,7 +2,8 @@
 
 The tables below were written from what enterprise groups actually say (field.md) before the
 classifier was tuned; the classifier was then made to pass them. The taxonomy under test is the
-shipped default, ``taxonomy.toml.fragment`` at the repository root, loaded with ``tomllib``.
+shipped default, ``bot/demo_data/taxonomy.toml`` (also pasted into ``config.example.toml``),
+loaded with ``tomllib``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from nlp.keywords import KeywordClassifier
 from nlp.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAGMENT = ROOT / "taxonomy.toml.fragment"
+FRAGMENT = ROOT / "bot" / "demo_data" / "taxonomy.toml"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Names the runtime would add from the roster (departments, groups, enterprises).
