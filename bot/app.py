@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings, load_settings
@@ -28,6 +29,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 400
         return Response(exc.name.lower(), status=code, mimetype="text/plain")
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError) -> Response:
+        # Nothing was acknowledged: WeCom retries a non-200, so the message is not lost.
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return Response("service unavailable", status=503, mimetype="text/plain")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

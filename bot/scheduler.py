@@ -95,22 +95,12 @@ def build_scheduler(jobs: Jobs, *, blocking: bool) -> BaseScheduler:
         timezone=s.timezone
     )
     common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
-    sched.add_job(
-        jobs.run,
-        "interval",
-        args=["outbox"],
-        id="outbox",
-        seconds=s.scheduler.outbox_interval_seconds,
-        **common,
-    )
-    sched.add_job(
-        jobs.run,
-        "interval",
-        args=["sweep"],
-        id="sweep",
-        seconds=s.scheduler.sweep_interval_seconds,
-        **common,
-    )
+    intervals = {
+        "outbox": s.scheduler.outbox_interval_seconds,
+        "sweep": s.scheduler.sweep_interval_seconds,
+    }
+    for name, seconds in intervals.items():
+        sched.add_job(jobs.run, "interval", args=[name], id=name, seconds=seconds, **common)
     sched.add_job(
         jobs.run,
         "cron",

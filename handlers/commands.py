@@ -107,23 +107,40 @@ def status_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines))
 
 
-def accept_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
-    number, _ = split_number(args, ACCEPT.usage)
+def _act(msg: Incoming, ctx: Context, number: str, action: str, note: str = "") -> WorkOrder:
+    """签收/办结 by the sender, after the roster check; the change writes its event."""
     order = load_order(ctx, number)
     if not wf.may_handle(repo.person(ctx.session, msg.sender), order):
         raise UserError(
-            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以签收工单 {number}。"
+            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以"
+            f"{wf.ACTION_LABELS[action]}工单 {number}。"
         )
-    wf.transition(ctx, order, "accept", msg.sender)
+    wf.transition(ctx, order, action, msg.sender, note=note)
+    return order
+
+
+def tell_requester(ctx: Context, order: WorkOrder, text: str, purpose: str) -> None:
+    """Post into the group the request came from, @-mentioning the requester."""
     if order.group_chatid:
         ctx.notify.to_group(
             order.group_chatid,
-            f"【签收】您反映的「{quote(order.text)}」（{order.number}）已由"
-            f"{dept_name(ctx, order)}签收，正在办理，办结时限 {fmt(ctx, order.deadline)}。",
+            text,
             mention=[order.requester_userid],
-            purpose="accepted",
+            purpose=purpose,
             order_id=order.id,
         )
+
+
+def accept_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    number, _ = split_number(args, ACCEPT.usage)
+    order = _act(msg, ctx, number, "accept")
+    tell_requester(
+        ctx,
+        order,
+        f"【签收】您反映的「{quote(order.text)}」（{order.number}）已由"
+        f"{dept_name(ctx, order)}签收，正在办理，办结时限 {fmt(ctx, order.deadline)}。",
+        "accepted",
+    )
     return Reply(f"已签收 {order.number}，请于 {fmt(ctx, order.deadline)} 前办结。")
 
 
@@ -131,21 +148,14 @@ def resolve_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     number, result = split_number(args, RESOLVE.usage)
     if not result:
         raise UserError(f"请写明办理结果。用法：{RESOLVE.usage}")
-    order = load_order(ctx, number)
-    if not wf.may_handle(repo.person(ctx.session, msg.sender), order):
-        raise UserError(
-            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以办结工单 {number}。"
-        )
-    wf.transition(ctx, order, "resolve", msg.sender, note=result)
-    if order.group_chatid:
-        ctx.notify.to_group(
-            order.group_chatid,
-            f"【办结回执】您反映的「{quote(order.text)}」（{order.number}）"
-            f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}",
-            mention=[order.requester_userid],
-            purpose="receipt",
-            order_id=order.id,
-        )
+    order = _act(msg, ctx, number, "resolve", note=result)
+    tell_requester(
+        ctx,
+        order,
+        f"【办结回执】您反映的「{quote(order.text)}」（{order.number}）"
+        f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}",
+        "receipt",
+    )
     return Reply(f"已办结 {order.number}，办结回执已发送到企业群。")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from handlers import workflow as wf
 from handlers.commands import dept_name, fmt
 from handlers.context import Context, Reply
@@ -9,6 +11,7 @@ from handlers.incoming import Incoming
 from handlers.notify import quote
 from storage import repositories as repo
 
+log = logging.getLogger(__name__)
 STAFF_ROLES = frozenset({"officer", "dispatcher", "supervisor"})
 BARE_MENTION_HELP = (
     "您好，我是企业服务助手。请 @我 并直接描述遇到的问题（如“项目工地缺少施工便道”），"
@@ -26,6 +29,12 @@ def group_text(msg: Incoming, ctx: Context) -> Reply | None:
     decision = ctx.classifier.classify(text)
     if not decision.is_request:
         return None
+    if msg.chatid and repo.group(ctx.session, msg.chatid) is None:
+        log.warning(
+            "group %s is not configured ([[groups]] chatid); its enterprise is unknown "
+            "and replies go through the AI bot's response_url",
+            msg.chatid,
+        )
     order = wf.create_order(ctx, msg, decision, text)
     department = dept_name(ctx, order)
     ack = (

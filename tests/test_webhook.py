@@ -434,3 +434,20 @@ def test_a_message_that_keeps_failing_is_marked_failed_and_the_sender_told(
     [reply] = fake.sent_responses()
     assert "抱歉" in reply["markdown"]["content"]
     assert "RuntimeError" not in reply["markdown"]["content"]
+
+
+def test_a_database_outage_is_503_so_wecom_retries(
+    settings: Any, clock: FakeClock, aibot_peer: AibotPeer, classifier: Any
+) -> None:
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+
+    down = db.make_engine(
+        "postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    rt = build_runtime(settings, clock=clock, engine=down, classifier=classifier, sync=False)
+    client = create_app(runtime=rt).test_client()
+    r = post_aibot(client, aibot_peer, clock, aibot_text("d1", "ent.a", MENTION + ROAD, "chat_a"))
+    assert r.status_code == 503
+    assert b"nobody" not in r.data and b"psycopg" not in r.data
+    assert client.get("/healthz").status_code == 503
