@@ -6,21 +6,20 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from nlp.decision import CategoryRule, Classifier
-from nlp.keywords import KeywordClassifier
-from nlp.tokenizer import Tokenizer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.outbound.transport import Transport
 from bot.wecom.crypto import CallbackCrypto
 from bot.workcal import WorkCalendar
 from handlers import register_all
 from handlers.context import Context
 from handlers.dispatch import Dispatcher
 from handlers.notify import Notifier
+from nlp.decision import CategoryRule, Classifier
+from nlp.keywords import KeywordClassifier
+from nlp.tokenizer import Tokenizer
 from storage import db
 from storage import repositories as repo
 
@@ -38,7 +37,6 @@ class Runtime:
     calendar: WorkCalendar
     aibot_crypto: CallbackCrypto | None
     app_crypto: CallbackCrypto | None
-    transport: Transport | None = None
     unknown_years: set[int] = field(default_factory=set)
 
     def context(

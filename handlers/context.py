@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nlp.decision import Classifier
     from sqlalchemy.orm import Session
 
     from bot.clock import Clock
     from bot.config import Settings
     from bot.workcal import WorkCalendar
     from handlers.notify import Notifier
+    from nlp.decision import Classifier
 
 
 class UserError(Exception):
@@ -47,4 +47,3 @@ class Context:
     classifier: Classifier
     notify: Notifier
     message_id: int | None = None
-    extras: dict[str, object] = field(default_factory=dict)

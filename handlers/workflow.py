@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from nlp.decision import Decision
-
 from handlers.context import Context, UserError
 from handlers.incoming import Incoming
+from nlp.decision import Decision
 from storage import repositories as repo
 from storage.models import Person, WorkOrder
 
