@@ -32,6 +32,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "GRIDBOT_WECOM_APP_ENCODING_AES_KEY": "wecom.app.encoding_aes_key",
     "GRIDBOT_WECOM_APP_SECRET": "wecom.app.secret",
     "GRIDBOT_WECOM_APP_AGENT_ID": "wecom.app.agent_id",
+    "GRIDBOT_CLASSIFIER_MODEL": "classifier.model",
 }
 
 
@@ -146,6 +147,17 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True)
+class ClassifierSettings:
+    model: str = ""  # a trained model file; "" means the default model shipped with gridbot
+    min_confidence: float = 0.5  # below this an order waits for a dispatcher (待派单)
+
+
+@dataclass(frozen=True)
+class DuplicateSettings:
+    window_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "Asia/Shanghai"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -159,6 +171,8 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
 
     def department(self, code: str) -> Department | None:
         return next((d for d in self.departments if d.code == code), None)
@@ -453,6 +467,15 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     )
     if outbound.mode not in ("wecom", "console"):
         raise ConfigError('outbound.mode must be "wecom" or "console"')
+    cl = root.sub("classifier")
+    classifier = ClassifierSettings(model=cl.text("model", ""),
+                                    min_confidence=cl.number("min_confidence", 0.5))
+    if not 0.0 <= classifier.min_confidence <= 1.0:
+        raise ConfigError("classifier.min_confidence must be between 0 and 1")
+    du = root.sub("duplicates")
+    duplicates = DuplicateSettings(window_days=du.integer("window_days", 30))
+    if duplicates.window_days < 0:
+        raise ConfigError("duplicates.window_days must not be negative")
     it = root.sub("intake")
     intake = IntakeSettings(default_limit_days=it.integer("default_limit_days", 5))
 
@@ -472,6 +495,8 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         scheduler=scheduler,
         outbound=outbound,
         intake=intake,
+        classifier=classifier,
+        duplicates=duplicates,
     )
 
 

@@ -110,6 +110,20 @@ SCRIPT: tuple[Step, ...] = (
         fail_next_webhook="key-tcl",
     ),
     Step("11:30", "chen.jie", f"@{BOT_NAME} 收到，辛苦了", "wrk_sfzn"),
+    Step(
+        "11:35",
+        "wang.min",
+        f"@{BOT_NAME} 早上说的研发楼燃气管道的事，周五前一定要通气啊，能不能快点",
+        "wrk_xjxcl",
+    ),
+    Step(
+        "11:45",
+        "chen.jie",
+        f"@{BOT_NAME} 隔壁工地晚上十二点还在打桩，员工宿舍没法睡觉",
+        "wrk_sfzn",
+        key="noise",
+    ),
+    Step("11:52", "ma.zhuren", "/派单 {noise} 生态环境分局"),
     Step("13:30", "liu.ke", "/办结 {road} 已与园区会商，临时施工便道已修通，车辆可正常进出"),
     Step("14:00", "wang.min", f"@{BOT_NAME} /查询 {{gas}}", "wrk_xjxcl"),
     Step("14:40", "he.gong", "/resolve {gas} 燃气管道已接驳完成，今日下午已通气"),
@@ -417,7 +431,7 @@ def _order_table(session: Any) -> str:
         rows.append(
             _pad(o.number, 18)
             + _pad(wf.label(o.status), 8)
-            + _pad(names.get(o.department_code, ""), 16)
+            + _pad(names.get(o.department_code or "", "（待派单）"), 16)
             + _pad(f"{events} 条", 6)
             + o.text[:30]
         )

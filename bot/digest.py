@@ -68,7 +68,7 @@ def build_digest(
         for o in overdue[:20]:
             hours = (now - o.deadline).total_seconds() / 3600
             lines.append(
-                f"- {o.number} {names.get(o.department_code, o.department_code)} "
+                f"- {o.number} {names.get(o.department_code or '', '待派单')} "
                 f"{wf.label(o.status)}，超期 {hours:.0f} 小时："
                 f"{escape_markdown(quote(o.text, 30))}"
             )

@@ -11,15 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.language import Language, build_language
 from bot.wecom.crypto import CallbackCrypto
 from bot.workcal import WorkCalendar
 from handlers import register_all
 from handlers.context import Context
 from handlers.dispatch import Dispatcher
 from handlers.notify import Notifier
-from nlp.decision import CategoryRule, Classifier
-from nlp.keywords import KeywordClassifier
-from nlp.tokenizer import Tokenizer
 from storage import db
 from storage import repositories as repo
 
@@ -33,7 +31,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
-    classifier: Classifier
+    language: Language
     calendar: WorkCalendar
     aibot_crypto: CallbackCrypto | None
     app_crypto: CallbackCrypto | None
@@ -48,26 +46,11 @@ class Runtime:
             settings=self.settings,
             clock=self.clock,
             calendar=self.calendar,
-            classifier=self.classifier,
+            classifier=self.language.classifier,
+            duplicates=self.language.duplicates,
             notify=Notifier(session, self.settings, now),
             message_id=message_id,
         )
-
-
-def build_classifier(settings: Settings) -> Classifier:
-    rules = [
-        CategoryRule(
-            code=c.code,
-            name=c.name,
-            department=c.department,
-            keywords=c.keywords,
-            catch_all=c.catch_all,
-        )
-        for c in settings.categories
-    ]
-    names = [d.name for d in settings.departments] + [g.name for g in settings.groups]
-    names += sorted({p.enterprise for p in settings.people if p.enterprise})
-    return KeywordClassifier(rules, Tokenizer(extra_words=names))
 
 
 def build_runtime(
@@ -77,9 +60,10 @@ def build_runtime(
     engine: Engine | None = None,
     migrate: bool = False,
     sync: bool = True,
-    classifier: Classifier | None = None,
+    language: Language | None = None,
 ) -> Runtime:
-    """Build everything once. ``migrate`` applies the Alembic migrations first."""
+    """Build everything once. ``migrate`` applies the Alembic migrations first; ``language``
+    (tokenizer, classifier, duplicate finder) is built from ``settings`` unless given."""
     clock = clock or SystemClock(settings.timezone)
     engine = engine or db.make_engine(settings.database.url)
     if migrate:
@@ -128,7 +112,7 @@ def build_runtime(
         engine=engine,
         sessions=sessions,
         dispatcher=register_all(Dispatcher()),
-        classifier=classifier or build_classifier(settings),
+        language=language or build_language(settings),
         calendar=calendar,
         aibot_crypto=aibot,
         app_crypto=app,

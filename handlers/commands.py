@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,13 +63,6 @@ def load_order(ctx: Context, number: str) -> WorkOrder:
 
 
 # ---------------------------------------------------------------- the commands
-
-
-def help_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
-    lines = ["gridbot 可用命令："]
-    lines += [f"{c.usage}  {c.summary}" for c in COMMANDS]
-    lines.append("在群里 @我 并直接描述问题，即可登记诉求。")
-    return Reply("\n".join(lines))
 
 
 def status_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
@@ -159,25 +152,111 @@ def resolve_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     return Reply(f"已办结 {order.number}，办结回执已发送到企业群。")
 
 
-HELP = Command(("帮助", "help"), "/帮助", "查看命令列表", help_cmd)
+def find_department(ctx: Context, raw: str) -> str:
+    """A department by code or by (part of) its name: 住建局, 区住建局, housing."""
+    wanted = raw.strip().lower()
+    departments = repo.departments(ctx.session)
+    exact = [d for d in departments if wanted in (d.code.lower(), d.name.lower())]
+    partial = [d for d in departments if wanted and wanted in d.name.lower()]
+    found = exact or partial
+    if len(found) != 1:
+        names = "、".join(d.name for d in departments)
+        raise UserError(f"未找到唯一匹配“{raw}”的部门。可选：{names}。用法：{DISPATCH.usage}")
+    return found[0].code
+
+
+def dispatch_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    number, target = split_number(args, DISPATCH.usage)
+    if not target:
+        raise UserError(f"请写明承办部门。用法：{DISPATCH.usage}")
+    person = repo.person(ctx.session, msg.sender)
+    if person is None or "dispatcher" not in person.role_set:
+        raise UserError("抱歉，只有调度员可以派单。")
+    order = load_order(ctx, number)
+    department = find_department(ctx, target)
+    category = category_for(ctx, order, department)
+    suggested = order.category_code
+    wf.dispatch(ctx, order, category, department, msg.sender, note="人工派单")
+    repo.add_routing_example(
+        ctx.session,
+        text=order.text,
+        category=category,
+        department=department,
+        suggested=suggested,
+        actor=msg.sender,
+        order_id=order.id,
+        at=ctx.clock.now(),
+    )
+    tell_requester(
+        ctx,
+        order,
+        f"【受理】您反映的「{quote(order.text)}」（{order.number}）"
+        f"已转{dept_name(ctx, order)}办理，办结时限 {fmt(ctx, order.deadline)}。",
+        "dispatched",
+    )
+    notify_officers(ctx, order)
+    return Reply(
+        f"已将 {order.number} 派给{dept_name(ctx, order)}，办结时限 {fmt(ctx, order.deadline)}。"
+    )
+
+
+def category_for(ctx: Context, order: WorkOrder, department: str) -> str:
+    """The category a dispatcher's choice of department means for this order: the classifier's
+    best suggestion within that department, else the department's first category."""
+    decision = ctx.classifier.classify(order.text)
+    for s in decision.top3:
+        if s.department == department:
+            return s.category
+    owned = [c.code for c in ctx.settings.categories if c.department == department]
+    return owned[0] if owned else ctx.settings.catch_all.code
+
+
+def notify_officers(ctx: Context, order: WorkOrder) -> None:
+    """The new order, 1:1 to the officers of its department."""
+    officers = [
+        p.userid for p in repo.people_with_role(ctx.session, "officer", order.department_code)
+    ]
+    ctx.notify.to_users(
+        officers,
+        f"【新工单】{order.number}（{dept_name(ctx, order)}）\n诉求：{order.text}\n"
+        f"办结时限：{fmt(ctx, order.deadline)}\n请发送 /签收 {order.number} 签收。",
+        purpose="dispatch",
+        order_id=order.id,
+    )
+
+
 STATUS = Command(
     ("查询", "status"), "/查询 [单号]", "查看工单进度；不带单号列出相关工单", status_cmd
+)
+DISPATCH = Command(
+    ("派单", "dispatch"), "/派单 单号 部门", "调度员把待派单工单派给承办部门", dispatch_cmd
 )
 ACCEPT = Command(("签收", "accept"), "/签收 单号", "经办部门签收工单", accept_cmd)
 RESOLVE = Command(
     ("办结", "resolve"), "/办结 单号 办理结果", "办结工单并向企业群发送回执", resolve_cmd
 )
-COMMANDS: tuple[Command, ...] = (HELP, STATUS, ACCEPT, RESOLVE)
-BY_NAME = {name: c for c in COMMANDS for name in c.names}
 
 
-def run_command(msg: Incoming, ctx: Context) -> Reply | str | None:
-    name, args = parse(msg.text)
-    cmd = BY_NAME.get(name)
-    if cmd is None:
-        known = "、".join(c.usage for c in COMMANDS)
-        raise UserError(f"未识别的命令“/{name}”。可用命令：{known}。发送 /帮助 查看说明。")
-    return cmd.run(msg, ctx, args)
+class CommandTable:
+    """The commands in the order ``/帮助`` lists them; ``/帮助`` itself is always first."""
+
+    def __init__(self, commands: Sequence[Command]) -> None:
+        self.commands = (Command(("帮助", "help"), "/帮助", "查看命令列表", self.help), *commands)
+        self.by_name = {name: c for c in self.commands for name in c.names}
+
+    def help(self, msg: Incoming, ctx: Context, args: str) -> Reply:
+        lines = ["gridbot 可用命令："]
+        lines += [f"{c.usage}  {c.summary}" for c in self.commands]
+        lines.append("在群里 @我 并直接描述问题，即可登记诉求。")
+        return Reply("\n".join(lines))
+
+    def __call__(self, msg: Incoming, ctx: Context) -> Reply | str | None:
+        name, args = parse(msg.text)
+        cmd = self.by_name.get(name)
+        if cmd is None:
+            known = "、".join(c.usage for c in self.commands)
+            raise UserError(f"未识别的命令“/{name}”。可用命令：{known}。发送 /帮助 查看说明。")
+        return cmd.run(msg, ctx, args)
 
 
 # ---------------------------------------------------------------- formatting
@@ -188,6 +267,8 @@ def fmt(ctx: Context, when: datetime) -> str:
 
 
 def dept_name(ctx: Context, order: WorkOrder) -> str:
+    if order.department_code is None:
+        return "待派单"
     d = repo.department(ctx.session, order.department_code)
     return d.name if d is not None else order.department_code
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.workcal import WorkCalendar
     from handlers.notify import Notifier
     from nlp.decision import Classifier
+    from nlp.duplicates import DuplicateFinder
 
 
 class UserError(Exception):
@@ -45,5 +46,6 @@ class Context:
     clock: Clock
     calendar: WorkCalendar
     classifier: Classifier
+    duplicates: DuplicateFinder
     notify: Notifier
     message_id: int | None = None

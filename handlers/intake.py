@@ -1,15 +1,20 @@
-"""Free text: a request becomes a work order and the group gets an ack; chatter gets nothing."""
+"""Free text: a request becomes a work order (or joins the open one it repeats) and the group
+gets an ack; chatter gets nothing."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from handlers import workflow as wf
-from handlers.commands import dept_name, fmt
-from handlers.context import Context, Reply
+from handlers.commands import Command, dept_name, fmt, notify_officers
+from handlers.context import Context, Reply, UserError
 from handlers.incoming import Incoming
 from handlers.notify import quote
+from nlp.decision import Decision
+from nlp.duplicates import Candidate
 from storage import repositories as repo
+from storage.models import WorkOrder
 
 log = logging.getLogger(__name__)
 STAFF_ROLES = frozenset({"officer", "dispatcher", "supervisor"})
@@ -29,39 +34,150 @@ def group_text(msg: Incoming, ctx: Context) -> Reply | None:
     decision = ctx.classifier.classify(text)
     if not decision.is_request:
         return None
+    file_request(msg, ctx, text, decision)
+    return None
+
+
+def request_cmd(msg: Incoming, ctx: Context, args: str) -> Reply | None:
+    """/诉求 内容: always files, whatever the classifier thinks of the text."""
+    text = args.strip()
+    if not text:
+        raise UserError(f"请写明诉求内容。用法：{REQUEST.usage}")
+    file_request(msg, ctx, text, as_request(ctx, ctx.classifier.classify(text)))
+    return None if msg.chat_type == "group" else Reply("已登记，受理回执已发送。")
+
+
+REQUEST = Command(("诉求", "request"), "/诉求 内容", "直接登记一项诉求", request_cmd)
+
+
+def as_request(ctx: Context, decision: Decision) -> Decision:
+    """The classifier's routing for a text someone filed on purpose (never 'not a request')."""
+    if decision.is_request and decision.category is not None:
+        return decision
+    if decision.top3:
+        best = decision.top3[0]
+        return Decision(True, 1.0, best.category, best.department, best.score, decision.top3)
+    fallback = ctx.settings.catch_all
+    return Decision(True, 1.0, fallback.code, fallback.department, 0.0, ())
+
+
+def file_request(msg: Incoming, ctx: Context, text: str, decision: Decision) -> WorkOrder:
     if msg.chatid and repo.group(ctx.session, msg.chatid) is None:
         log.warning(
             "group %s is not configured ([[groups]] chatid); its enterprise is unknown "
             "and replies go through the AI bot's response_url",
             msg.chatid,
         )
+    enterprise_id = wf.enterprise_of(ctx, msg)
+    candidates = open_candidates(ctx)
+    now = ctx.clock.now()
+    ent = str(enterprise_id) if enterprise_id is not None else None
+    ours = [c for c in candidates if ent is not None and c.enterprise == ent]
+    others = [c for c in candidates if ent is None or c.enterprise != ent]
+    category = None if decision.category == ctx.settings.catch_all.code else decision.category
+    match = ctx.duplicates.find(text, ent, category, now, ours)
+    if match is not None:
+        existing = repo.order_by_number(ctx.session, match.key)
+        assert existing is not None
+        wf.merge_into(ctx, existing, msg, text, "；".join(match.reasons))
+        ack = (
+            f"【已并入】您反映的「{quote(text)}」与工单 {existing.number}"
+            f"（{wf.label(existing.status)}）是同一问题，已并入 {existing.number} 一并办理。"
+            f"可发送 /查询 {existing.number} 查看进度。"
+        )
+        tell(ctx, msg, ack, "merged", existing)
+        return existing
+
     order = wf.create_order(ctx, msg, decision, text)
-    department = dept_name(ctx, order)
-    ack = (
-        f"【受理】您反映的「{quote(text)}」已登记，工单号 {order.number}，"
-        f"已转{department}办理，办结时限 {fmt(ctx, order.deadline)}。"
-        f"可发送 /查询 {order.number} 查看进度。"
-    )
-    ctx.notify.to_group(
-        msg.chatid or "",
-        ack,
-        mention=[msg.sender],
-        purpose="ack",
-        order_id=order.id,
-        response_url=msg.response_url,
-    )
-    officers = [
-        p.userid for p in repo.people_with_role(ctx.session, "officer", order.department_code)
+    if order.status == wf.DISPATCHED:
+        department = dept_name(ctx, order)
+        ack = (
+            f"【受理】您反映的「{quote(text)}」已登记，工单号 {order.number}，"
+            f"已转{department}办理，办结时限 {fmt(ctx, order.deadline)}。"
+            f"可发送 /查询 {order.number} 查看进度。"
+        )
+        notify_officers(ctx, order)
+    else:
+        ack = (
+            f"【受理】您反映的「{quote(text)}」已登记，工单号 {order.number}，"
+            f"正在确定承办部门，分派后会在群里告知。"
+        )
+        notify_dispatchers(ctx, order, decision)
+    tell(ctx, msg, ack, "ack", order)
+    cluster = ctx.duplicates.cluster(text, ent, category, now, others)
+    if cluster:
+        flag_cluster(ctx, order, [m.key for m in cluster])
+    return order
+
+
+def tell(ctx: Context, msg: Incoming, text: str, purpose: str, order: WorkOrder) -> None:
+    if msg.chat_type == "group" and msg.chatid:
+        ctx.notify.to_group(
+            msg.chatid,
+            text,
+            mention=[msg.sender],
+            purpose=purpose,
+            order_id=order.id,
+            response_url=msg.response_url,
+        )
+    else:
+        ctx.notify.to_users([msg.sender], text, purpose=purpose, order_id=order.id)
+
+
+def open_candidates(ctx: Context) -> list[Candidate]:
+    since = ctx.clock.now() - timedelta(days=ctx.settings.duplicates.window_days)
+    return [
+        Candidate(
+            key=o.number,
+            text=o.text,
+            enterprise=str(o.enterprise_id) if o.enterprise_id is not None else None,
+            category=o.category_code,
+            created_at=o.created_at,
+        )
+        for o in repo.orders(ctx.session, statuses=wf.OPEN_STATUSES, created_since=since)
     ]
+
+
+def notify_dispatchers(ctx: Context, order: WorkOrder, decision: Decision) -> None:
+    names = {d.code: d.name for d in repo.departments(ctx.session)}
+    lines = [f"【待派单】{order.number}\n诉求：{order.text}", "建议承办部门："]
+    lines += [
+        f"{i}. {names.get(s.department, s.department)}（{s.category}，{s.score:.0%}）"
+        for i, s in enumerate(decision.top3, 1)
+    ]
+    lines.append(f"请发送 /派单 {order.number} 部门 派单。")
     ctx.notify.to_users(
-        officers,
-        f"【新工单】{order.number}（{department}）\n诉求：{text}\n"
-        f"办结时限：{fmt(ctx, order.deadline)}\n请发送 /签收 {order.number} 签收。",
-        purpose="dispatch",
+        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        "\n".join(lines),
+        purpose="queue",
         order_id=order.id,
     )
-    return None
+
+
+def flag_cluster(ctx: Context, order: WorkOrder, related: list[str]) -> None:
+    """The same problem from other enterprises: tell the dispatchers, record it on the order."""
+    numbers = "、".join(related)
+    repo.add_event(
+        ctx.session,
+        order,
+        at=ctx.clock.now(),
+        actor="gridbot",
+        action="cluster",
+        from_status=order.status,
+        to_status=order.status,
+        note=f"疑似与 {numbers} 为同一问题",
+    )
+    ctx.notify.to_users(
+        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        f"【疑似同一问题】{order.number}「{quote(order.text)}」与其他企业的 {numbers} "
+        f"可能是同一问题，请统筹办理。",
+        purpose="cluster",
+        order_id=order.id,
+    )
 
 
 def private_text(msg: Incoming, ctx: Context) -> Reply:
-    return Reply("您好！请在企业群里 @我 描述问题以登记诉求；处理工单请使用命令，发送 /帮助 查看。")
+    return Reply(
+        "您好！请在企业群里 @我 描述问题以登记诉求，或发送 /诉求 内容；处理工单请使用命令，"
+        "发送 /帮助 查看。"
+    )

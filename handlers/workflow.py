@@ -46,36 +46,39 @@ def deadline_for(ctx: Context, category_code: str, start: datetime) -> datetime:
     return ctx.calendar.add_working_days(start.astimezone(ctx.clock.tz), days)
 
 
-def create_order(ctx: Context, msg: Incoming, decision: Decision, text: str) -> WorkOrder:
-    assert decision.category is not None
-    assert decision.department is not None
-    now = ctx.clock.now()
+def enterprise_of(ctx: Context, msg: Incoming) -> int | None:
+    """The requester's enterprise (roster), else the group's."""
     person = repo.person(ctx.session, msg.sender)
+    if person is not None and person.enterprise_id:
+        return person.enterprise_id
     grp = repo.group(ctx.session, msg.chatid) if msg.chatid else None
-    enterprise_id = (
-        person.enterprise_id
-        if person is not None and person.enterprise_id
-        else grp.enterprise_id
-        if grp is not None
-        else None
-    )
+    return grp.enterprise_id if grp is not None else None
+
+
+def create_order(ctx: Context, msg: Incoming, decision: Decision, text: str) -> WorkOrder:
+    """受理: a new order, dispatched at once when the routing is confident enough, else left
+    for a dispatcher (待派单) with the suggestion recorded."""
+    assert decision.category is not None
+    now = ctx.clock.now()
+    confident = decision.confidence >= ctx.settings.classifier.min_confidence
     order = repo.add_order(
         ctx.session,
         WorkOrder(
             number=repo.next_order_number(ctx.session, now.strftime("%Y%m%d")),
-            status=DISPATCHED,
+            status=PENDING_DISPATCH,
             requester_userid=msg.sender,
-            enterprise_id=enterprise_id,
+            enterprise_id=enterprise_of(ctx, msg),
             group_chatid=msg.chatid,
             text=text,
-            category_code=decision.category,
-            department_code=decision.department,
+            category_code=decision.category if confident else None,
+            department_code=decision.department if confident else None,
             confidence=decision.confidence,
             source_message_id=ctx.message_id,
             created_at=now,
             deadline=deadline_for(ctx, decision.category, now),
         ),
     )
+    suggestions = "；".join(f"{s.category}→{s.department} {s.score:.2f}" for s in decision.top3)
     repo.add_event(
         ctx.session,
         order,
@@ -86,17 +89,65 @@ def create_order(ctx: Context, msg: Incoming, decision: Decision, text: str) -> 
         to_status=PENDING_DISPATCH,
         note=text,
     )
+    if confident:
+        assert decision.department is not None
+        dispatch(
+            ctx,
+            order,
+            decision.category,
+            decision.department,
+            "gridbot",
+            note=f"自动派单（置信度 {decision.confidence:.2f}；建议 {suggestions}）",
+        )
+    else:
+        repo.add_event(
+            ctx.session,
+            order,
+            at=now,
+            actor="gridbot",
+            action="queue",
+            from_status=PENDING_DISPATCH,
+            to_status=PENDING_DISPATCH,
+            note=f"置信度 {decision.confidence:.2f} 低于 "
+            f"{ctx.settings.classifier.min_confidence:.2f}，待人工派单（建议 {suggestions}）",
+        )
+    return order
+
+
+def dispatch(
+    ctx: Context, order: WorkOrder, category: str, department: str, actor: str, note: str = ""
+) -> None:
+    """派单: 待派单 → 已派单 to ``department``; the deadline counts from now."""
+    if order.status != PENDING_DISPATCH:
+        raise UserError(f"工单 {order.number} 当前状态为「{label(order.status)}」，不能派单。")
+    now = ctx.clock.now()
+    order.category_code, order.department_code = category, department
+    order.deadline = deadline_for(ctx, category, now)
+    order.status = DISPATCHED
     repo.add_event(
         ctx.session,
         order,
         at=now,
-        actor="gridbot",
+        actor=actor,
         action="dispatch",
         from_status=PENDING_DISPATCH,
         to_status=DISPATCHED,
-        note=f"{decision.category} → {decision.department} (置信度 {decision.confidence:.2f})",
+        note=f"{category} → {department}" + (f"；{note}" if note else ""),
     )
-    return order
+
+
+def merge_into(ctx: Context, order: WorkOrder, msg: Incoming, text: str, reason: str) -> None:
+    """A repeat of an open order: recorded on it (痕迹), no second order."""
+    repo.add_event(
+        ctx.session,
+        order,
+        at=ctx.clock.now(),
+        actor=msg.sender,
+        action="merge",
+        from_status=order.status,
+        to_status=order.status,
+        note=f"{text}（{reason}）",
+    )
 
 
 def may_handle(person: Person | None, order: WorkOrder) -> bool:

@@ -155,8 +155,8 @@ class WorkOrder(Base):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
     group_chatid: Mapped[str | None] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
-    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
-    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("categories.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
     confidence: Mapped[float] = mapped_column(default=0.0)
     source_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), unique=True
@@ -189,6 +189,21 @@ class OrderEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     order: Mapped[WorkOrder] = relationship(back_populates="events")
+
+
+class RoutingExample(Base):
+    """A labelled routing example: a dispatcher's decision (/派单), used by `train --from-db`."""
+
+    __tablename__ = "routing_examples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    category_code: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(String(64))
+    suggested_category: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))  # "dispatcher"
+    actor: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    created_at: Mapped[datetime]
 
 
 # ---------------------------------------------------------------- outbox and scheduler

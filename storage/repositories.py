@@ -23,6 +23,7 @@ from storage.models import (
     OrderEvent,
     OutboxMessage,
     Person,
+    RoutingExample,
     SchedulerLease,
     WorkOrder,
 )
@@ -207,12 +208,15 @@ def order_for_message(session: Session, message_id: int) -> WorkOrder | None:
 def orders(
     session: Session,
     *,
+    created_since: datetime | None = None,
     department_code: str | None = None,
     enterprise_id: int | None = None,
     statuses: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> Sequence[WorkOrder]:
     stmt = select(WorkOrder)
+    if created_since is not None:
+        stmt = stmt.where(WorkOrder.created_at >= created_since)
     if department_code is not None:
         stmt = stmt.where(WorkOrder.department_code == department_code)
     if enterprise_id is not None:
@@ -254,6 +258,36 @@ def events(session: Session, order_id: int) -> Sequence[OrderEvent]:
     return session.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
     ).all()
+
+
+def add_routing_example(
+    session: Session,
+    *,
+    text: str,
+    category: str,
+    department: str,
+    suggested: str | None,
+    actor: str,
+    order_id: int | None,
+    at: datetime,
+) -> RoutingExample:
+    ex = RoutingExample(
+        text=text,
+        category_code=category,
+        department_code=department,
+        suggested_category=suggested,
+        source="dispatcher",
+        actor=actor,
+        order_id=order_id,
+        created_at=at,
+    )
+    session.add(ex)
+    session.flush()
+    return ex
+
+
+def routing_examples(session: Session) -> Sequence[RoutingExample]:
+    return session.scalars(select(RoutingExample).order_by(RoutingExample.id)).all()
 
 
 # ---------------------------------------------------------------- outbox

@@ -23,10 +23,10 @@ from bot.app import create_app
 from bot.clock import FakeClock
 from bot.config import Settings, settings_from_dict
 from bot.fake_wecom import FakeWeCom
+from bot.language import Language, build_language
 from bot.outbox import make_sender
-from bot.runtime import Runtime, build_classifier, build_runtime
+from bot.runtime import Runtime, build_runtime
 from bot.scheduler import Jobs
-from nlp.decision import Classifier
 from storage import db
 from storage.models import Base
 from tests.peer import AibotPeer, AppPeer
@@ -202,14 +202,15 @@ def settings(fake: FakeWeCom) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def classifier() -> Classifier:
+def language() -> Language:
+    """Tokenizer, trained classifier and duplicate finder of the test settings, built once."""
     with FakeWeCom(corp_id=CORP_ID) as f:
-        return build_classifier(make_settings(f))
+        return build_language(make_settings(f))
 
 
 @pytest.fixture
-def rt(settings: Settings, clock: FakeClock, engine: Engine, classifier: Classifier) -> Runtime:
-    return build_runtime(settings, clock=clock, engine=engine, classifier=classifier)
+def rt(settings: Settings, clock: FakeClock, engine: Engine, language: Language) -> Runtime:
+    return build_runtime(settings, clock=clock, engine=engine, language=language)
 
 
 @pytest.fixture

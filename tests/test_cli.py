@@ -131,3 +131,4 @@ def test_demo_runs_and_prints_the_transcripts(tmp_path: Path) -> None:
     assert out.count("==== 群聊：") == 5
     assert "【受理】" in out and "【办结回执】" in out and "企业诉求日报" in out
     assert "未重复登记" in out and "发件箱：待发 0 条，放弃 0 条" in out
+    assert "【已并入】" in out and "【待派单】" in out and "/派单 GD-" in out

@@ -148,7 +148,7 @@ def test_an_app_created_group_is_posted_to_through_appchat(
         for g in rt.settings.groups
     )
     rt2 = build_runtime(
-        replace(rt.settings, groups=groups), clock=clock, engine=rt.engine, classifier=rt.classifier
+        replace(rt.settings, groups=groups), clock=clock, engine=rt.engine, language=rt.language
     )
     with db.transaction(rt2.sessions) as s:
         Notifier(s, rt2.settings, clock.now()).to_group(

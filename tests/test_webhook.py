@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -355,7 +356,7 @@ def test_non_utf8_plaintext_is_400(
 
 
 def test_unconfigured_channel_is_404(
-    fake: FakeWeCom, clock: FakeClock, engine: Any, classifier: Any
+    fake: FakeWeCom, clock: FakeClock, engine: Any, language: Any
 ) -> None:
     from bot.app import create_app
     from bot.runtime import build_runtime
@@ -363,7 +364,7 @@ def test_unconfigured_channel_is_404(
 
     settings = make_settings(fake, wecom={"aibot": {}, "app": {}})
     client = create_app(
-        runtime=build_runtime(settings, clock=clock, engine=engine, classifier=classifier)
+        runtime=build_runtime(settings, clock=clock, engine=engine, language=language)
     ).test_client()
     assert client.post("/wecom/aibot", data=b"{}").status_code == 404
     assert client.get("/wecom/app").status_code == 404
@@ -388,7 +389,7 @@ class Flaky:
 def test_a_failed_message_is_acknowledged_kept_and_processed_by_the_sweep(
     client: FlaskClient, aibot_peer: AibotPeer, clock: FakeClock, rt: Runtime, jobs: Jobs
 ) -> None:
-    rt.classifier = Flaky(rt.classifier, 1)
+    rt.language = replace(rt.language, classifier=Flaky(rt.language.classifier, 1))
     r = post_aibot(client, aibot_peer, clock, aibot_text("f1", "ent.a", MENTION + ROAD, "chat_a"))
     assert (r.status_code, r.data) == (200, b"")  # acknowledged, not a 500
     assert count(rt, WorkOrder) == 0
@@ -415,7 +416,7 @@ def test_a_message_that_keeps_failing_is_marked_failed_and_the_sender_told(
     jobs: Jobs,
     fake: FakeWeCom,
 ) -> None:
-    rt.classifier = Flaky(rt.classifier, 100)
+    rt.language = replace(rt.language, classifier=Flaky(rt.language.classifier, 100))
     url = fake.new_response_url()
     post_aibot(
         client,
@@ -437,7 +438,7 @@ def test_a_message_that_keeps_failing_is_marked_failed_and_the_sender_told(
 
 
 def test_a_database_outage_is_503_so_wecom_retries(
-    settings: Any, clock: FakeClock, aibot_peer: AibotPeer, classifier: Any
+    settings: Any, clock: FakeClock, aibot_peer: AibotPeer, language: Any
 ) -> None:
     from bot.app import create_app
     from bot.runtime import build_runtime
@@ -445,7 +446,7 @@ def test_a_database_outage_is_503_so_wecom_retries(
     down = db.make_engine(
         "postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
-    rt = build_runtime(settings, clock=clock, engine=down, classifier=classifier, sync=False)
+    rt = build_runtime(settings, clock=clock, engine=down, language=language, sync=False)
     client = create_app(runtime=rt).test_client()
     r = post_aibot(client, aibot_peer, clock, aibot_text("d1", "ent.a", MENTION + ROAD, "chat_a"))
     assert r.status_code == 503

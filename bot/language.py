@@ -1,0 +1,108 @@
+"""The language parts of one process: tokenizer, classifier and duplicate finder, built once.
+
+They share one jieba tokenizer whose user dictionary holds the roster's names (departments,
+groups, enterprises) and the categories' keywords, so every part cuts a text the same way. The
+roster lives in the config, so a changed roster means a restart, which rebuilds all of this.
+
+The classifier is :class:`nlp.trained.TrainedClassifier`: the request detector and the router
+trained at start-up on the corpus shipped in ``nlp/data/corpus`` plus the configured
+categories' names and keywords (the default model, about 2 s), the keyword rules as the floor.
+``[classifier] model`` replaces the router by a model file made with ``gridbot train``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from nlp import modelfile
+from nlp.decision import CategoryRule, Classifier
+from nlp.duplicates import DuplicateFinder
+from nlp.linear import LinearTextModel
+from nlp.tokenizer import Tokenizer
+from nlp.trained import TrainedClassifier, build_default
+
+log = logging.getLogger(__name__)
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "nlp" / "data" / "corpus"
+
+
+@dataclass(frozen=True)
+class Language:
+    tokenizer: Tokenizer
+    classifier: Classifier
+    duplicates: DuplicateFinder
+
+
+def category_rules(settings: Settings) -> list[CategoryRule]:
+    return [
+        CategoryRule(
+            code=c.code,
+            name=c.name,
+            department=c.department,
+            keywords=c.keywords,
+            catch_all=c.catch_all,
+        )
+        for c in settings.categories
+    ]
+
+
+def roster_words(settings: Settings) -> list[str]:
+    """Names the tokenizer must keep whole: departments, groups, enterprises."""
+    names = [d.name for d in settings.departments] + [g.name for g in settings.groups]
+    names += sorted({p.enterprise for p in settings.people if p.enterprise})
+    return names
+
+
+def load_router(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
+    """A router model file, or a :class:`ConfigError` that says what is wrong with it."""
+    try:
+        model = LinearTextModel.load(path, tokenizer)
+    except modelfile.ModelFileError as exc:
+        raise ConfigError(f"classifier.model: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"classifier.model: cannot read {path}: {exc.strerror}") from None
+    if model.kind != "router":
+        raise ConfigError(f"classifier.model: {path} is a {model.kind} model, not a router")
+    return model
+
+
+def build_tokenizer(settings: Settings) -> Tokenizer:
+    """The tokenizer with the roster's names and the categories' keywords as words."""
+    tokenizer = Tokenizer(extra_words=roster_words(settings))
+    tokenizer.add_words(kw for c in settings.categories for kw in c.keywords)
+    return tokenizer
+
+
+def build_language(settings: Settings, *, corpus_dir: str | Path = CORPUS_DIR) -> Language:
+    tokenizer = build_tokenizer(settings)
+    rules = category_rules(settings)
+    classifier = build_default(rules, tokenizer, corpus_dir)
+    if settings.classifier.model:
+        router = load_router(settings.classifier.model, tokenizer)
+        known = [label for label in router.labels if label in classifier.rules]
+        if not known:
+            raise ConfigError(
+                f"classifier.model: none of the model's labels is a configured category code "
+                f"({', '.join(router.labels[:5])}…)"
+            )
+        log.info(
+            "routing model %s: %d of its %d labels are categories",
+            settings.classifier.model,
+            len(known),
+            len(router.labels),
+        )
+        classifier = TrainedClassifier(
+            rules,
+            tokenizer,
+            router=router,
+            detector=classifier.detector,
+            keyword=classifier.keyword,
+            threshold=classifier.threshold,
+        )
+    duplicates = DuplicateFinder(
+        tokenizer, window=timedelta(days=settings.duplicates.window_days)
+    )
+    return Language(tokenizer=tokenizer, classifier=classifier, duplicates=duplicates)
