@@ -7,13 +7,17 @@ sticker codes like ``[强]`` and emoji removed) and synonyms get one spelling (�
 "什么时候", "上次"), their char bigrams and characters; the *places* it names, numbered ("3号路",
 "a栋", "二期", "2号门", "b区", "东门", "1号仓库", "湘江路12号") or named ("湘江路", "纬三路",
 "麓谷园区"); identifying numbers left over ("a102"); the *problems* it names (停电, 报装, 路灯,
-井盖, 稳岗 … a fixed lexicon of 82 labels) and the *utilities* (电力, 供水, 燃气, 网络).
+井盖, 稳岗 … a fixed lexicon of 92 labels, some grouped in families such as 断网/网速 that
+never conflict) and the *utilities* (电力, 供水, 燃气, 网络). Time words ("今天上午", "一上午",
+"两点") are dropped from the content: they say when, not what.
 
 :meth:`DuplicateFinder.compare` scores two signatures in 0..1:
 
-* text similarity: ``W_TOKENS`` x weighted Jaccard of the tokens (labels and places count as
-  extra tokens, weak words such as "问题" little) + ``W_BIGRAMS`` x Dice of the bigrams +
-  ``W_CHARS`` x Jaccard of the characters;
+* text similarity: ``W_TOKENS`` x weighted overlap of the tokens (labels and places count as
+  extra tokens, weak words such as "问题" little) + ``W_BIGRAMS`` x overlap of the bigrams +
+  ``W_CHARS`` x Jaccard of the characters; each overlap mixes Jaccard (Dice for bigrams) with
+  containment in the shorter text (``W_CONTAINMENT``), so that a long follow-up of a short
+  report still scores;
 * bonuses: a shared problem (``BONUS_PROBLEM``, else a shared utility ``BONUS_UTILITY``), in full
   only when the texts share a place or some wording (``FULL_BONUS_SIMILARITY``); a shared place
   (``BONUS_PLACE``);
@@ -27,9 +31,12 @@ sticker codes like ``[强]`` and emoji removed) and synonyms get one spelling (�
 :meth:`DuplicateFinder.find` links a request to the best open order of the *same* enterprise
 scoring at least ``threshold``; :meth:`DuplicateFinder.cluster` lists orders of *other*
 enterprises scoring at least ``cluster_threshold`` (the same road or power cut reported from
-several groups). Orders created before ``now - window`` are ignored. Weights, lexicon and
-thresholds were tuned on the tuning half of ``nlp/data/corpus/duplicate_pairs.tsv``; figures
-for both halves come from ``bench/duplicates.py``.
+several groups). Orders created before ``now - window`` are ignored. ``find`` and ``cluster``
+each apply their own enterprise filter, so the caller may pass all open orders or only the
+relevant ones, and ``category=None`` (the request went to the catch-all/unsure queue) simply
+skips the category conflict. Weights and thresholds were chosen on the tuning half of
+``nlp/data/corpus/duplicate_pairs.tsv`` (5-fold cross-validation there, then ``--tune`` at
+precision >= 0.97); figures for both halves come from ``bench/duplicates.py``.
 
 Signatures of candidate texts are cached (bounded, keyed by text). A finder is safe to share
 between threads once the tokenizer is fully built.
@@ -50,8 +57,9 @@ from nlp.tokenizer import Tokenizer, normalize
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.35  # same enterprise
-DEFAULT_CLUSTER_THRESHOLD = 0.45  # other enterprises
+# chosen by bench/duplicates.py --tune on the tuning half (best recall at precision >= 0.97)
+DEFAULT_THRESHOLD = 0.3  # same enterprise
+DEFAULT_CLUSTER_THRESHOLD = 0.425  # other enterprises
 DEFAULT_WINDOW = timedelta(days=30)
 CACHE_SIZE = 4096
 
@@ -59,10 +67,11 @@ CACHE_SIZE = 4096
 W_TOKENS = 0.4
 W_BIGRAMS = 0.3
 W_CHARS = 0.3
+W_CONTAINMENT = 0.5  # share of containment (vs Jaccard/Dice) in the token and bigram overlaps
 BONUS_PROBLEM = 0.25
 BONUS_UTILITY = 0.1
 BONUS_PLACE = 0.1
-FULL_BONUS_SIMILARITY = 0.25  # text similarity from which a shared label counts in full
+FULL_BONUS_SIMILARITY = 0.25  # 文本相似度 from which a shared label counts in full
 F_PLACE = 0.1  # numbered places: "3号路" vs "5号路"
 F_NAMED_PLACE = 0.2  # named places: "湘江路" vs "创新路" (names are guessed, so softer)
 F_PROBLEM = 0.2
@@ -118,7 +127,12 @@ _SYNONYMS = {
     "厂区": "厂", "厂里": "厂", "大门口": "门口", "宿舍楼": "宿舍", "员工宿舍": "宿舍",
     "噪声": "噪音", "拖欠工资": "欠薪", "孩子": "子女", "上学": "入学", "摊贩": "摆摊",
     "图审": "施工图审查", "光缆": "光纤", "工业园区": "园区", "产业园区": "园区",
-    "科技园区": "园区", "没电梯": "没电梯", "没有电梯": "没有电梯",
+    "科技园区": "园区", "没电梯": "没电梯", "没有电梯": "没有电梯", "临电": "临时用电",
+    "无线网络": "wifi", "无线网": "wifi", "安全预评价": "安评", "安全现状评价": "安评",
+    "安全评价": "安评", "节能报告": "能评", "节能评估": "能评", "节能审查": "能评",
+    "不动产权证": "不动产证", "信号塔": "基站", "塔机": "塔吊", "流浪猫": "流浪动物",
+    "流浪狗": "流浪动物", "野狗": "流浪动物", "减速垄": "减速带", "首班车": "首班公交",
+    "末班车": "末班公交", "搞不懂": "不懂", "弄不明白": "不懂",
 }  # fmt: skip
 _SYNONYM_RE = re.compile("|".join(sorted(map(re.escape, _SYNONYMS), key=len, reverse=True)))
 
@@ -137,44 +151,66 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     (
         "断网",
         r"断网|没网|没有网|网断|网络中断|网络故障|上不了网|网络不通|掉线"
-        r"|(?:网络|wifi|宽带).{0,6}(?:断|没恢复|不通|连不上)",
+        r"|(?:网络|wifi|宽带).{0,6}(?:断|没恢复|不通|连不上)|连不上网",
     ),
     ("网速", r"网速"),
-    ("报装", r"报装|装机|接入|接通|通气|接气|接水|接电|开户|增容|扩容|什么时候能通|还没通"),
+    (
+        "报装",
+        r"报装|装机|接入|接通|通气|接气|接水|接电|开户|增容|扩容|什么时候能通|还没通|送电|通电"
+        r"|接上|送上",
+    ),
+    ("并网", r"并网|光伏"),
+    ("水质", r"水质|发黄|黄水|铁锈|锈水|浑浊|(?:自来水|水龙头|水).{0,6}(?:怪味|有味|异味|味道|脏)"),
     ("双回路", r"双回路|双电源"),
     ("费用", r"电费|水费|气费|网费|费用|收费|太贵|价格|贵"),
     ("压力", r"电压|电流不稳|气压"),
     ("泄漏", r"漏水|爆管|水管破|水管爆|渗水|管道破裂|漏气|泄漏|燃气味|煤气味"),
-    ("积水", r"积水|内涝|淹水|被淹|淹了|排水不畅|下水道|排水沟|排洪沟|管网堵|管堵|雨水管|排水管"),
+    (
+        "积水",
+        r"积水|内涝|淹水|被淹|淹了|排水不畅|下水道|排水沟|排洪沟|管网堵|管堵|雨水管|排水管|雨水井"
+        r"|漫出来|漫上来",
+    ),
     ("信号", r"信号(?!灯)|基站"),
     # roads and public facilities
     ("路灯", r"路灯|盏灯|灯不亮|灯坏|没灯|没有灯|黑漆漆|漆黑|太黑"),
     ("红绿灯", r"红绿灯|信号灯|交通灯"),
+    ("减速带", r"减速带"),
     ("井盖", r"井盖"),
     (
         "道路",
         r"道路|路面|坑洼|坑坑洼洼|修路|便道|临时道路|没有路|没路|路[太很好]?[烂破坏差]|路不好走|泥泞"
-        r"|塌陷|压坏|[有大]坑|全是坑|坑很多|到处是坑|人行道|路砖|道砖",
+        r"|塌陷|压坏|[有大]坑|全是坑|坑很多|到处是坑|人行道|路砖|道砖|挖断|开挖|挖的沟|挖开",
     ),
     ("护栏", r"护栏|隔离栏"),
     ("斑马线", r"斑马线|人行横道"),
     ("道闸", r"道闸|门禁|闸机|栏杆"),
-    ("停车", r"停车|车位"),
-    ("公交", r"公交|班车|通勤车"),
-    ("拥堵", r"拥堵|堵车|塞车|堵得|堵死|堵在|全堵|很堵|太堵"),
+    ("停车", r"停车|车位|乱停|停满|占了路"),
+    ("公交", r"公交|班车|通勤车|站牌|班次|坐不上车"),
+    (
+        "拥堵",
+        r"拥堵|堵车|塞车|堵得|堵死|堵在|全堵|很堵|太堵|堵.{0,3}(?:小时|分钟)|疏导|早晚高峰"
+        r"|下班高峰|上班高峰|一长串",
+    ),
     ("限行", r"限行|禁行|禁停"),
     ("超速", r"开得太快|速度太快|开得飞快|飙车|乱窜|超速"),
     ("广告牌", r"广告牌|招牌|小广告"),
     ("围墙", r"围墙|围挡"),
     ("公厕", r"公厕|厕所"),
-    ("绿化", r"绿化|树木|倒树|树倒|树枝|大树|那棵树"),
-    ("占道", r"占道|摆摊|摊贩|摊位"),
+    ("绿化", r"绿化|树木|倒树|树倒|树枝|大树|那棵树|倒的树|修剪|杂草|草坪"),
+    ("流浪动物", r"流浪动物|咬人|咬伤"),
+    ("占道", r"占道|摆摊|摊贩|摊位|摊子|[早餐小吃水果夜宵烧烤]{1,2}摊"),
     # environment
-    ("噪音", r"噪音|噪声|扰民|太吵|很吵"),
+    (
+        "噪音",
+        r"噪音|噪声|扰民|太吵|很吵|吵得|吵死|打桩|夜间施工|晚上施工|半夜施工|夜里施工|睡不着|没法睡"
+        r"|施工到(?:凌晨|半夜|深夜)|干到.{0,3}点",
+    ),
     ("垃圾", r"垃圾|清运"),
+    ("焚烧", r"焚烧|烧垃圾|烧东西|烧废|浓烟|烟很大"),
     ("土方", r"土方|渣土|撒土|撒泥|遗撒|拉土|消纳"),
     ("危废", r"危废|危险废物"),
-    ("异味", r"异味|臭味|发臭|又黑又臭|刺鼻|难闻|恶臭|臭气|反味|返味"),
+    ("异味", r"异味|臭味|发臭|又黑又臭|刺鼻|难闻|恶臭|臭气|反味|返味|臭水|黑臭|很臭|太臭"),
+    ("河道", r"河道|河水|河沟|臭水河|那条河|水塘|池塘"),
     ("扬尘", r"扬尘|粉尘|灰尘|灰大"),
     ("污水", r"污水|偷排|排污|废水|化粪池"),
     ("危化品", r"危化品|危险化学品"),
@@ -186,12 +222,13 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("火情", r"冒烟|起火|着火|火灾"),
     ("安全事故", r"安全事故|事故"),
     ("被盗", r"被盗|被偷|盗窃|偷盗|小偷|偷了|剪走"),
-    ("阻工", r"堵门|堵着|阻工|强行包|强揽|闹事"),
+    ("阻工", r"堵门|堵着|阻工|强行包|强揽|闹事|强买|强卖|强行|不买就|霸市"),
     ("诈骗", r"诈骗|冒充|被骗|骗子"),
     ("赌博", r"赌博|赌钱|打牌"),
     ("监控", r"监控"),
     ("电梯", r"电梯"),
     ("叉车", r"叉车"),
+    ("塔吊", r"塔吊|吊车|起重机"),
     ("空调", r"空调"),
     ("热水", r"热水"),
     # people
@@ -200,7 +237,7 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("体检", r"体检"),
     ("公积金", r"公积金"),
     ("工伤", r"工伤"),
-    ("招工", r"招工|用工|招聘|缺工|普工"),
+    ("招工", r"招工|用工|招聘|缺工|普工|操作工|缺人|招人"),
     ("欠薪", r"欠薪|拖欠工资|工资"),
     ("仲裁", r"仲裁"),
     ("入学", r"入学|上学|学位"),
@@ -215,11 +252,12 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     # approvals
     ("施工许可", r"施工许可"),
     ("施工图", r"施工图|图审"),
+    ("项目备案", r"项目备案|备案证|投资备案|立项"),
     ("竣工验收", r"竣工验收|竣工备案|联合验收|质监站"),
     ("规划", r"规划|多规合一"),
     ("环评", r"环评|环境影响评价"),
-    ("安评", r"安评|安全评价"),
-    ("能评", r"能评|节能审查|节能评估"),
+    ("安评", r"安评|安全评价|预评价"),
+    ("能评", r"能评|节能"),
     ("排污许可", r"排污许可|排污证"),
     ("不动产", r"不动产|产权证|房产证|土地证"),
     ("营业执照", r"营业执照|执照"),
@@ -227,6 +265,8 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("到期", r"到期|过期|续期|延续"),
     ("年检", r"年检|检验|检定"),
     ("清表", r"清表|净地|三通一平"),
+    ("迁坟", r"坟|墓"),
+    ("材料", r"材料不全|缺.{0,4}材料|补.{0,2}材料|缺什么|补正|退件|跑了.{0,2}趟"),
 )
 # utility -> pattern: "用电报装" and "用水报装" are different requests
 _UTILITIES: tuple[tuple[str, str], ...] = (
@@ -238,6 +278,15 @@ _UTILITIES: tuple[tuple[str, str], ...] = (
     ("供水", r"停水|断水|没水|没有水|来水|供水|用水|水费|水表|水压|自来水|水管|爆管|接水"),
     ("燃气", r"燃气|天然气|煤气|停气|供气|用气|通气|接气|气压|液化气|漏气|气费"),
     ("网络", r"宽带|网络|断网|没网|网速|光纤|专线|网费|装机|wifi"),
+)
+# problems close enough that naming one and not the other is no conflict ("网速慢" vs "掉线")
+_PROBLEM_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"断网", "网速", "信号"}),
+    frozenset({"停水", "水质"}),
+    frozenset({"积水", "污水"}),
+    frozenset({"异味", "污水", "河道"}),
+    frozenset({"噪音", "土方"}),
+    frozenset({"停车", "拥堵", "占道"}),
 )
 _UTILITY_RES = tuple((label, re.compile(p)) for label, p in _UTILITIES)
 _PROBLEM_RES = tuple((label, re.compile(p)) for label, p in _PROBLEMS)
@@ -316,7 +365,7 @@ _NOT_NAME_CHARS = frozenset(
 _NOT_NAME = _words(
     """
     没有 没 有 修 一条 这条 那条 条 的 这 那 在 到 从 往 出 进 上 下 新 老 主 小 大 门口 旁边
-    附近 临时 施工 进厂 进出 厂区 园区 一 个 整条 条条
+    附近 临时 施工 进厂 进出 厂区 园区 一 个 整条 条条 半边 半条 一半 两边 路边 马路边
     """
 )
 
@@ -324,6 +373,12 @@ _FREE_NUMBER = re.compile(r"(?<![0-9a-z.])([0-9]{2,}|[a-z]+[0-9]+[a-z0-9]*)(?![0
 _NOT_ID_AFTER = re.compile(
     r"\s*(?:天|日|号|月|年|点|时|:|小时|分|周|个|次|元|块|万|千|百|亿|人|名|米|公里|吨|度|kv|千伏"
     r"|平|亩|%|台|辆|户|家|多|余|左右|w|k|m)"
+)
+# time expressions say when, not what ("今天上午", "一上午", "两点", "三个月"): dropped
+_TIME_TOKEN = re.compile(
+    r"(?:[0-9一两二三四五六七八九十半几多]+|这|那|每)*(?:个)?"
+    r"(?:[今昨前明后]天|[今昨前]晚|上午|下午|中午|早上|晚上|凌晨|半夜|夜里|深夜|白天|整天|点钟?|小时"
+    r"|分钟|星期|礼拜|周|月|天|年|号|日)+(?:多|左右|以后|以前|之前|之后|以来)?"
 )
 _WORD_CHARS = re.compile(r"[\u4e00-\u9fffa-z0-9]+")
 # characters that say little on their own (ignored in character overlap and contrasts)
@@ -404,7 +459,7 @@ class Match:
     key: str
     score: float  # 0..1
     same_enterprise: bool
-    reasons: tuple[str, ...]  # e.g. ("same place: 3号路", "text similarity 0.82")
+    reasons: tuple[str, ...]  # e.g. ("同一地点：3号路", "文本相似度 0.82")
 
 
 @dataclass(frozen=True)
@@ -416,13 +471,13 @@ class Comparison:
     shared_places: tuple[str, ...]
     shared_problems: tuple[str, ...]
     shared_utilities: tuple[str, ...]
-    conflicts: tuple[str, ...]  # e.g. ("different place: 3号路/5号路",)
+    conflicts: tuple[str, ...]  # e.g. ("地点不同：3号路/5号路",)
 
     def reasons(self) -> tuple[str, ...]:
-        out = [f"same place: {p}" for p in self.shared_places]
-        out += [f"same problem: {p}" for p in self.shared_problems]
-        out += [f"same utility: {u}" for u in self.shared_utilities]
-        out.append(f"text similarity {self.text_similarity:.2f}")
+        out = [f"同一地点：{p}" for p in self.shared_places]
+        out += [f"同一问题：{p}" for p in self.shared_problems]
+        out += [f"同一设施：{u}" for u in self.shared_utilities]
+        out.append(f"文本相似度 {self.text_similarity:.2f}")
         out += list(self.conflicts)
         return tuple(out)
 
@@ -485,18 +540,26 @@ class DuplicateFinder:
     def signature(self, text: str) -> Signature:
         """Tokens, bigrams, places, numbers and problems of ``text``."""
         cleaned = canonical(text)
-        places, rest = self._places(cleaned)
+        places, rest, pieces = self._places(cleaned)
         numbers = self._numbers(rest)
         problems = frozenset(label for label, rx in _PROBLEM_RES if rx.search(cleaned))
         utilities = frozenset(label for label, rx in _UTILITY_RES if rx.search(cleaned))
         tokens: list[str] = []
-        for token in self.tokenizer.tokens(rest):
-            if token in _BOILERPLATE or token.isdigit() or token == "号":
+        stopwords = self.tokenizer.stopwords
+        # the pieces of ``rest`` as Tokenizer.tokens would give them (one jieba cut, not two)
+        for token in pieces:
+            if not any(ch.isalnum() for ch in token) or token in stopwords:
+                continue
+            if token in _BOILERPLATE or token.isdigit() or _TIME_TOKEN.fullmatch(token):
                 continue
             tokens.append(token)
         joined = "".join(tokens)
         bigrams = frozenset(joined[i : i + 2] for i in range(len(joined) - 1))
-        content = "".join(t for t in self.tokenizer.tokens(cleaned) if t not in _BOILERPLATE)
+        content = "".join(
+            t
+            for t in self.tokenizer.tokens(cleaned)
+            if t not in _BOILERPLATE and not _TIME_TOKEN.fullmatch(t)
+        )
         return Signature(
             text=" ".join(_WORD_CHARS.findall(cleaned)),
             content=content,
@@ -509,8 +572,9 @@ class DuplicateFinder:
             utilities=utilities,
         )
 
-    def _places(self, text: str) -> tuple[frozenset[Place], str]:
-        """Places named in cleaned ``text``, and the text with numbered places blanked out."""
+    def _places(self, text: str) -> tuple[frozenset[Place], str, list[str]]:
+        """Places named in cleaned ``text``, the text with numbered places blanked out, and
+        that text's jieba pieces."""
         found: set[Place] = set()
         for kind, rx in _NUMBERED_RES:
             spans = []
@@ -521,7 +585,8 @@ class DuplicateFinder:
                 found.add(Place(kind, fmt.format(ident), numbered=True))
                 spans.append(m.span())
             text = _blank_spans(text, spans)
-        pieces = [p for p in self.tokenizer.cut(text) if p.strip()]
+        cut = self.tokenizer.cut(text)
+        pieces = [p for p in cut if p.strip()]
         for i, piece in enumerate(pieces):
             if piece == "路口":  # "创新" "路口": the road "创新路"
                 piece = "路"
@@ -536,7 +601,7 @@ class DuplicateFinder:
                 name = pieces[i - 1]  # "园区大道" is a road's name
             if name:
                 found.add(Place(named, name + piece, numbered=False))  # "麓" "谷" + "产业园"
-        return frozenset(found), text
+        return frozenset(found), text, cut
 
     def _name_before(self, pieces: list[str], end: int, *, short: bool = False) -> str:
         """The proper name ending just before ``pieces[end]`` ("湘江" in "湘江路"), or "".
@@ -711,16 +776,16 @@ def _conflicts(
         va = {p.value for p in a.places if p.kind == kind and p.numbered == numbered}
         vb = {p.value for p in b.places if p.kind == kind and p.numbered == numbered}
         if vb and not va & vb:
-            reason = f"different place: {_join(va)}≠{_join(vb)}"
+            reason = f"地点不同：{_join(va)}≠{_join(vb)}"
             out.append((reason, F_PLACE if numbered else F_NAMED_PLACE))
-    if a.problems and b.problems and not a.problems & b.problems:
-        out.append((f"different problem: {_join(a.problems)}≠{_join(b.problems)}", F_PROBLEM))
+    if a.problems and b.problems and not a.problems & b.problems and not _related(a, b):
+        out.append((f"问题不同：{_join(a.problems)}≠{_join(b.problems)}", F_PROBLEM))
     if a.utilities and b.utilities and not a.utilities & b.utilities:
-        out.append((f"different utility: {_join(a.utilities)}≠{_join(b.utilities)}", F_UTILITY))
+        out.append((f"设施不同：{_join(a.utilities)}≠{_join(b.utilities)}", F_UTILITY))
     if category_a and category_b and category_a != category_b:
-        out.append((f"different category: {category_a}≠{category_b}", F_CATEGORY))
+        out.append((f"类别不同：{category_a}≠{category_b}", F_CATEGORY))
     if a.numbers and b.numbers and not a.numbers & b.numbers:
-        out.append((f"different number: {_join(a.numbers)}≠{_join(b.numbers)}", F_NUMBER))
+        out.append((f"编号不同：{_join(a.numbers)}≠{_join(b.numbers)}", F_NUMBER))
     if not out:
         # between texts naming the very same problems, a differing ending is what is said of
         # the problem ("井盖丢了" vs "井盖还没补上"); only a slot inside counts ("冒充管委会诈骗"
@@ -729,7 +794,7 @@ def _conflicts(
             a.content, b.content, inside=bool(a.problems) and a.problems == b.problems
         )
         if contrast:
-            out.append((f"different detail: {contrast[0]}≠{contrast[1]}", F_CONTRAST))
+            out.append((f"细节不同：{contrast[0]}≠{contrast[1]}", F_CONTRAST))
     return out
 
 
@@ -764,6 +829,11 @@ def _contrast(a: str, b: str, *, inside: bool = False) -> tuple[str, str] | None
     return None
 
 
+def _related(a: Signature, b: Signature) -> bool:
+    """Do the two texts name problems of one family (see ``_PROBLEM_FAMILIES``)?"""
+    return any(a.problems & family and b.problems & family for family in _PROBLEM_FAMILIES)
+
+
 def _join(values: Iterable[str]) -> str:
     return "/".join(sorted(values))
 
@@ -780,12 +850,18 @@ def _features(sig: Signature) -> dict[str, float]:
 
 
 def _weighted_jaccard(a: dict[str, float], b: dict[str, float]) -> float:
+    """Weighted Jaccard mixed with weighted containment (shared weight over the smaller side's),
+    so that a follow-up that repeats a short report and adds a lot still scores."""
     if not a or not b:
         return 0.0
     # summed in sorted order: the same float whatever the process's hash seed
     shared = sum(min(a[k], b[k]) for k in sorted(a.keys() & b.keys()))
-    total = sum(sorted(a.values())) + sum(sorted(b.values())) - shared
-    return shared / total if total else 0.0
+    wa, wb = sum(sorted(a.values())), sum(sorted(b.values()))
+    total = wa + wb - shared
+    jaccard = shared / total if total else 0.0
+    smaller = min(wa, wb)
+    contained = shared / smaller if smaller else 0.0
+    return (1 - W_CONTAINMENT) * jaccard + W_CONTAINMENT * contained
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -795,9 +871,12 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    """Dice mixed with containment (see :func:`_weighted_jaccard`)."""
     if not a or not b:
         return 0.0
-    return 2 * len(a & b) / (len(a) + len(b))
+    shared = len(a & b)
+    dice = 2 * shared / (len(a) + len(b))
+    return (1 - W_CONTAINMENT) * dice + W_CONTAINMENT * shared / min(len(a), len(b))
 
 
 # ---------------------------------------------------------------- labelled pairs (evaluation)
