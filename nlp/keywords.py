@@ -94,7 +94,13 @@ _PROBLEM = re.compile(
     r"|太大|太吵|太慢|太少|太弱|太多|还没|迟迟|至今|一拖再拖|拖欠|克扣|刁难|推诿|扯皮|卡在|卡住"
     r"|乱|偷|打砸|欺诈|违规|违法|非法|无人|刺鼻|难闻|吵|脏|臭|呛|被盗|威胁|错误|失败|异常|超标|过期|到期|紧张|缺|[停断没][电水气网]"
     r"|一直"
+    # it happened again or is still wrong ("又跳闸了", "还是不亮", "才一天又坏了")
+    r"|又(?:停|断|坏|跳|漏|堵|没|不|塌|被|积|来了|出了|开始)|还是(?:没|不)|仍然|依然|仍未"
+    # damage and hazards stated flatly
+    r"|跳闸|松了|松动|歪了|裂|下沉|漏电|冒烟|着火|起火|爆胎|淹了|积水|反水|发臭|被骗|骗了"
 )
+# a turn after thanks or a closure ("谢谢…，但是今天又停了"): what follows is still live
+_CONTRAST = re.compile(r"但是|可是|不过|然而|但(?!愿)")
 _CUES = (_QUESTION, _ASK, _PROBLEM)
 _WEAK = re.compile(
     r"协调|帮忙|帮助|帮我|解决|处理|支持|安排|对接|落实|办理|申请|指导|跟进|关心"
@@ -196,6 +202,9 @@ def _signals(raw: str) -> _Signals:
             strong.update(m.group() for m in pattern.finditer(clause))
         first_thanks = min(thanks_at, default=len(clause) + 1)
         sig.weak_live += sum(1 for m in _WEAK.finditer(clause) if m.start() < first_thanks)
+        sig.weak_live += sum(1 for m in _CONTRAST.finditer(clause) if m.start() > first_thanks)
+        if cleaned and (sig.thanks or sig.closure) and _CONTRAST.match(clause.lstrip()):
+            sig.weak_live += 1
         cleaned.append(clause.strip())
     # a question mark counts as one question cue, unless a question word already did
     question = any(_QUESTION.fullmatch(cue) for cue in strong)

@@ -19,7 +19,7 @@ import pytest
 
 from bot.config import settings_from_dict
 from nlp.decision import CategoryRule, Classifier, Decision
-from nlp.keywords import KeywordClassifier
+from nlp.keywords import KeywordClassifier, _signals
 from nlp.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -582,3 +582,27 @@ def test_taxonomy_has_the_demo_departments(taxonomy_raw: dict[str, Any]) -> None
     roster = tomllib.loads((ROOT / "bot" / "demo_data" / "roster.toml").read_text("utf-8"))
     codes = {d["code"] for d in taxonomy_raw["departments"]}
     assert {p["department"] for p in roster["people"] if "department" in p} <= codes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("谢谢昨天来修，但是今天又停了", True),
+        ("感谢燃气公司，不过压力还是上不去", True),
+        ("修好了，可是才一天又坏了", True),
+        ("来电了，谢谢大家", False),
+        ("谢谢专员，辛苦了", False),
+    ],
+)
+def test_a_turn_after_thanks_keeps_the_need_alive(
+    kw: KeywordClassifier, text: str, expected: bool
+) -> None:
+    # "但是/可是/不过" after thanks or a closure is a live cue: the pure-thanks rule (here and
+    # in TrainedClassifier) no longer applies
+    d = kw.classify(text)
+    sig = _signals(text)
+    if expected:
+        assert sig.weak_live > 0 and sig.strong > 0
+        assert d.request_score > 0.19, d.request_score  # above the cap's sigmoid(-1.5)
+    else:
+        assert not d.is_request and d.request_score < 0.2
