@@ -150,6 +150,8 @@ class IntakeSettings:
 class ClassifierSettings:
     model: str = ""  # a trained model file; "" means the default model shipped with gridbot
     min_confidence: float = 0.5  # below this an order waits for a dispatcher (待派单)
+    words: tuple[str, ...] = ()  # park and place names the tokenizer keeps whole
+    review_score: float = 0.5  # not a request, but this likely: the dispatchers may file it
 
 
 @dataclass(frozen=True)
@@ -468,10 +470,16 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     if outbound.mode not in ("wecom", "console"):
         raise ConfigError('outbound.mode must be "wecom" or "console"')
     cl = root.sub("classifier")
-    classifier = ClassifierSettings(model=cl.text("model", ""),
-                                    min_confidence=cl.number("min_confidence", 0.5))
+    classifier = ClassifierSettings(
+        model=cl.text("model", ""),
+        min_confidence=cl.number("min_confidence", 0.5),
+        words=cl.texts("words"),
+        review_score=cl.number("review_score", 0.5),
+    )
     if not 0.0 <= classifier.min_confidence <= 1.0:
         raise ConfigError("classifier.min_confidence must be between 0 and 1")
+    if not 0.0 <= classifier.review_score <= 1.0:
+        raise ConfigError("classifier.review_score must be between 0 and 1")
     du = root.sub("duplicates")
     duplicates = DuplicateSettings(window_days=du.integer("window_days", 30))
     if duplicates.window_days < 0:

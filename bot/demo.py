@@ -52,7 +52,7 @@ class Step:
     sender: str
     text: str
     chatid: str | None = None  # None: a private (1:1 app) message
-    key: str | None = None  # remember the order this message creates under this key
+    key: str | None = None  # remember the newest order under {key}, this message's id {key_msg}
     retry: bool = False  # WeCom re-delivers the previous callback (same msgid)
     fail_next_webhook: str | None = None  # make the fake refuse the next post to this key
 
@@ -337,6 +337,7 @@ def _play(
                 newest = repo.orders(session)
                 if newest:
                     numbers[step.key] = newest[-1].number
+                numbers[f"{step.key}_msg"] = str(repo.newest_inbound_id(session))
         clock.advance(seconds=20)
         jobs.run_all_once()
         seen = _collect(fake, seen, step.at, keys, driver.response_urls, names, transcript, private)

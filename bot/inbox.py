@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from bot.runtime import Runtime
 from handlers.context import Reply, UserError
-from handlers.incoming import Incoming
+from handlers.incoming import Incoming, from_payload, to_payload
 from storage import db
 from storage import repositories as repo
 
@@ -18,19 +16,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 SWEEP_GRACE = timedelta(seconds=10)
 GENERIC_FAILURE = "抱歉，处理您的消息时出现问题，工作人员会尽快跟进。"
-
-
-def to_payload(msg: Incoming) -> dict[str, Any]:
-    data = asdict(msg)
-    data["created_at"] = msg.created_at.isoformat() if msg.created_at else None
-    return data
-
-
-def from_payload(data: dict[str, Any]) -> Incoming:
-    values = dict(data)
-    if values.get("created_at"):
-        values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return Incoming(**values)
 
 
 def accept(rt: Runtime, msg: Incoming) -> int | None:

@@ -50,10 +50,12 @@ def category_rules(settings: Settings) -> list[CategoryRule]:
 
 
 def roster_words(settings: Settings) -> list[str]:
-    """Names the tokenizer must keep whole: departments, groups, enterprises."""
+    """Names the tokenizer must keep whole: departments, groups, enterprises, and the parks and
+    places of ``[classifier] words``."""
     names = [d.name for d in settings.departments] + [g.name for g in settings.groups]
     names += sorted({p.enterprise for p in settings.people if p.enterprise})
-    return names
+    names += sorted({g.enterprise for g in settings.groups if g.enterprise})
+    return [*names, *settings.classifier.words]
 
 
 def load_router(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from handlers.commands import ACCEPT, DISPATCH, RESOLVE, STATUS, CommandTable
 from handlers.dispatch import Dispatcher, is_command, is_group_text, is_private_text
-from handlers.intake import REQUEST, group_text, private_text
+from handlers.intake import FILE, REQUEST, group_text, private_text
 
 
 def register_all(dispatcher: Dispatcher) -> Dispatcher:
     """Commands first, then free text to intake. First match wins."""
-    commands = CommandTable((STATUS, REQUEST, DISPATCH, ACCEPT, RESOLVE))
+    commands = CommandTable((STATUS, REQUEST, DISPATCH, FILE, ACCEPT, RESOLVE))
     dispatcher.add("command", is_command, commands)
     dispatcher.add("group_text", is_group_text, group_text)
     dispatcher.add("private_text", is_private_text, private_text)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Channel = Literal["aibot", "app"]
 ChatType = Literal["group", "single"]
@@ -31,3 +31,17 @@ class Incoming:
     mentioned: bool = False
     created_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def to_payload(msg: Incoming) -> dict[str, Any]:
+    """``msg`` as JSON-ready data (stored with the inbound message)."""
+    data = asdict(msg)
+    data["created_at"] = msg.created_at.isoformat() if msg.created_at else None
+    return data
+
+
+def from_payload(data: dict[str, Any]) -> Incoming:
+    values = dict(data)
+    if values.get("created_at"):
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+    return Incoming(**values)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from handlers import workflow as wf
 from handlers.commands import Command, dept_name, fmt, notify_officers
 from handlers.context import Context, Reply, UserError
-from handlers.incoming import Incoming
+from handlers.incoming import Incoming, from_payload
 from handlers.notify import quote
 from nlp.decision import Decision
 from nlp.duplicates import Candidate
@@ -32,10 +32,68 @@ def group_text(msg: Incoming, ctx: Context) -> Reply | None:
     if person is not None and person.role_set & STAFF_ROLES:
         return None  # staff talking in a group is never filed as a request
     decision = ctx.classifier.classify(text)
-    if not decision.is_request:
-        return None
-    file_request(msg, ctx, text, decision)
+    if decision.is_request:
+        file_request(msg, ctx, text, decision)
+    elif decision.request_score >= ctx.settings.classifier.review_score:
+        ask_dispatchers(ctx, msg, text, decision)
     return None
+
+
+def ask_dispatchers(ctx: Context, msg: Incoming, text: str, decision: Decision) -> None:
+    """Not filed, but it may be a request: the dispatchers decide (/立案 消息编号)."""
+    if ctx.message_id is None:
+        return
+    person = repo.person(ctx.session, msg.sender)
+    grp = repo.group(ctx.session, msg.chatid) if msg.chatid else None
+    where = grp.name if grp is not None else (msg.chatid or "私聊")
+    who = person.name if person is not None else msg.sender
+    names = {d.code: d.name for d in repo.departments(ctx.session)}
+    hint = (
+        f"，建议{names.get(decision.top3[0].department, decision.top3[0].department)}"
+        if decision.top3
+        else ""
+    )
+    ctx.notify.to_users(
+        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        f"【待确认】{where} {who}：「{quote(text)}」\n"
+        f"可能是诉求（把握 {decision.request_score:.0%}{hint}），未自动登记。"
+        f"如需登记请发送 /立案 {ctx.message_id}；不是诉求则无需处理。",
+        purpose="review",
+    )
+
+
+def file_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    """/立案 消息编号: a dispatcher files a message the classifier left out."""
+    person = repo.person(ctx.session, msg.sender)
+    if person is None or "dispatcher" not in person.role_set:
+        raise UserError("抱歉，只有调度员可以立案。")
+    raw = args.strip()
+    if not raw.isdigit():
+        raise UserError(f"请写明消息编号（数字）。用法：{FILE.usage}")
+    message_id = int(raw)
+    row = repo.inbound_message(ctx.session, message_id)
+    if row is None or row.chatid is None:
+        raise UserError(f"未找到群消息 {message_id}，请核对编号。")
+    existing = repo.order_from_message(ctx.session, message_id)
+    if existing is not None:
+        raise UserError(f"消息 {message_id} 已登记为工单 {existing.number}。")
+    original = from_payload(row.payload)
+    text = original.text.strip()
+    decision = as_request(ctx, ctx.classifier.classify(text))
+    order = file_request(original, ctx, text, decision, source_message_id=message_id)
+    if order.source_message_id != message_id:
+        return Reply(f"消息 {message_id} 与工单 {order.number} 是同一问题，已并入该工单。")
+    repo.add_event(
+        ctx.session,
+        order,
+        at=ctx.clock.now(),
+        actor=msg.sender,
+        action="confirm",
+        from_status=order.status,
+        to_status=order.status,
+        note=f"调度员确认消息 {message_id} 为诉求",
+    )
+    return Reply(f"已将消息 {message_id} 登记为工单 {order.number}（{wf.label(order.status)}）。")
 
 
 def request_cmd(msg: Incoming, ctx: Context, args: str) -> Reply | None:
@@ -48,6 +106,7 @@ def request_cmd(msg: Incoming, ctx: Context, args: str) -> Reply | None:
 
 
 REQUEST = Command(("诉求", "request"), "/诉求 内容", "直接登记一项诉求", request_cmd)
+FILE = Command(("立案", "file"), "/立案 消息编号", "调度员把未自动登记的群消息登记为诉求", file_cmd)
 
 
 def as_request(ctx: Context, decision: Decision) -> Decision:
@@ -61,7 +120,14 @@ def as_request(ctx: Context, decision: Decision) -> Decision:
     return Decision(True, 1.0, fallback.code, fallback.department, 0.0, ())
 
 
-def file_request(msg: Incoming, ctx: Context, text: str, decision: Decision) -> WorkOrder:
+def file_request(
+    msg: Incoming,
+    ctx: Context,
+    text: str,
+    decision: Decision,
+    *,
+    source_message_id: int | None = None,
+) -> WorkOrder:
     if msg.chatid and repo.group(ctx.session, msg.chatid) is None:
         log.warning(
             "group %s is not configured ([[groups]] chatid); its enterprise is unknown "
@@ -88,7 +154,7 @@ def file_request(msg: Incoming, ctx: Context, text: str, decision: Decision) -> 
         tell(ctx, msg, ack, "merged", existing)
         return existing
 
-    order = wf.create_order(ctx, msg, decision, text)
+    order = wf.create_order(ctx, msg, decision, text, source_message_id=source_message_id)
     if order.status == wf.DISPATCHED:
         department = dept_name(ctx, order)
         ack = (

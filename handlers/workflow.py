@@ -55,9 +55,17 @@ def enterprise_of(ctx: Context, msg: Incoming) -> int | None:
     return grp.enterprise_id if grp is not None else None
 
 
-def create_order(ctx: Context, msg: Incoming, decision: Decision, text: str) -> WorkOrder:
+def create_order(
+    ctx: Context,
+    msg: Incoming,
+    decision: Decision,
+    text: str,
+    *,
+    source_message_id: int | None = None,
+) -> WorkOrder:
     """受理: a new order, dispatched at once when the routing is confident enough, else left
-    for a dispatcher (待派单) with the suggestion recorded."""
+    for a dispatcher (待派单) with the suggestion recorded. ``source_message_id`` is the stored
+    message it comes from (default: the one being processed)."""
     assert decision.category is not None
     now = ctx.clock.now()
     confident = decision.confidence >= ctx.settings.classifier.min_confidence
@@ -73,7 +81,7 @@ def create_order(ctx: Context, msg: Incoming, decision: Decision, text: str) -> 
             category_code=decision.category if confident else None,
             department_code=decision.department if confident else None,
             confidence=decision.confidence,
-            source_message_id=ctx.message_id,
+            source_message_id=source_message_id or ctx.message_id,
             created_at=now,
             deadline=deadline_for(ctx, decision.category, now),
         ),

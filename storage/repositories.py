@@ -192,6 +192,19 @@ def add_order(session: Session, order: WorkOrder) -> WorkOrder:
     return order
 
 
+def inbound_message(session: Session, message_id: int) -> InboundMessage | None:
+    return session.get(InboundMessage, message_id)
+
+
+def newest_inbound_id(session: Session) -> int | None:
+    return session.scalar(select(func.max(InboundMessage.id)))
+
+
+def order_from_message(session: Session, message_id: int) -> WorkOrder | None:
+    """The order filed from inbound message ``message_id``, if any."""
+    return session.scalar(select(WorkOrder).where(WorkOrder.source_message_id == message_id))
+
+
 def order_by_number(
     session: Session, number: str, *, with_events: bool = False
 ) -> WorkOrder | None:

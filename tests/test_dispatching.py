@@ -178,3 +178,80 @@ def test_the_same_problem_from_another_enterprise_is_flagged_as_a_cluster(
         clusters = s.scalars(select(OrderEvent).where(OrderEvent.action == "cluster"))
         notes = [e.note for e in clusters]
     assert notes and first.number in notes[0]
+
+
+class Unsure:
+    """A classifier that is never sure a text is a request (score 0.6, below its threshold)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def classify(self, text: str) -> Any:
+        from dataclasses import replace
+
+        return replace(self.inner.classify(text), is_request=False, request_score=0.6,
+                       category=None, department=None, confidence=0.0)
+
+
+@pytest.fixture
+def review(rt: Runtime) -> Runtime:
+    from dataclasses import replace
+
+    rt.language = replace(rt.language, classifier=Unsure(rt.language.classifier))
+    return rt
+
+
+def inbound_id(rt: Runtime, msgid: str) -> int:
+    from storage.models import InboundMessage
+
+    with db.transaction(rt.sessions) as s:
+        row = s.scalar(select(InboundMessage).where(InboundMessage.msgid == msgid))
+        assert row is not None
+        return row.id
+
+
+def test_a_likely_request_is_put_to_the_dispatchers_who_can_file_it(
+        client: FlaskClient, review: Runtime, aibot_peer: AibotPeer, app_peer: Any,
+        clock: FakeClock, jobs: Jobs, fake: FakeWeCom) -> None:
+    post_aibot(client, aibot_peer, clock, aibot_text("v1", "ent.a", MENTION + ROAD, "chat_a"))
+    assert orders(review) == []
+    jobs.run("outbox")
+    assert fake.sent_to_webhook("key-a") == []  # nothing said in the group
+    message_id = inbound_id(review, "v1")
+    [ask] = [m for m in fake.sent_messages() if "【待确认】" in m["text"]["content"]]
+    assert ask["touser"] == "sup" and f"/立案 {message_id}" in ask["text"]["content"]
+    assert "把握 60%" in ask["text"]["content"]
+
+    officer = Officer(client, app_peer, clock, jobs, fake)
+    assert "只有调度员" in officer.say("off.transport", f"/立案 {message_id}")
+    answer = officer.say("sup", f"/立案 {message_id}")
+    assert f"已将消息 {message_id} 登记为工单 {NUMBER}" in answer
+    [order] = orders(review)
+    assert (order.requester_userid, order.text, order.source_message_id) == (
+        "ent.a", ROAD, message_id)
+    assert actions(review)[0] == "intake" and actions(review)[-1] == "confirm"
+    ack = fake.sent_to_webhook("key-a")[-1]["text"]
+    assert NUMBER in ack["content"] and ack["mentioned_list"] == ["ent.a"]
+    assert f"已登记为工单 {NUMBER}" in officer.say("sup", f"/立案 {message_id}")
+    assert len(orders(review)) == 1
+
+
+@pytest.mark.parametrize(("arg", "expected"), [
+    pytest.param("", "请写明消息编号", id="missing"),
+    pytest.param("abc", "请写明消息编号", id="not-a-number"),
+    pytest.param("99999", "未找到群消息 99999", id="unknown"),
+])
+def test_file_needs_a_stored_group_message(
+        client: FlaskClient, rt: Runtime, app_peer: Any, clock: FakeClock, jobs: Jobs,
+        fake: FakeWeCom, arg: str, expected: str) -> None:
+    officer = Officer(client, app_peer, clock, jobs, fake)
+    assert expected in officer.say("sup", f"/立案 {arg}".strip())
+    assert orders(rt) == []
+
+
+def test_chatter_below_the_review_score_reaches_nobody(
+        client: FlaskClient, rt: Runtime, aibot_peer: AibotPeer, clock: FakeClock, jobs: Jobs,
+        fake: FakeWeCom) -> None:
+    post_aibot(client, aibot_peer, clock, aibot_text("t1", "ent.a", MENTION + "谢谢领导！", "chat_a"))
+    jobs.run("outbox")
+    assert orders(rt) == [] and fake.sent_messages() == [] and fake.sent_to_webhook("key-a") == []
