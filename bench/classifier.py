@@ -9,10 +9,12 @@ One run, one stratified 5-fold split (seed 0), both pipelines on the same folds:
 - reference: ``jieba.lcut`` (precise mode, default settings, HMM on) + scikit-learn
   ``TfidfVectorizer`` over word unigrams (``min_df=2``, lower case, ``token_pattern=None``) +
   ``LinearSVC()``;
-- gridbot: :class:`nlp.linear.LinearTextModel` (words + character 1–2-grams + the text's head,
-  SVM + NB-SVM, temperature fitted by inner 3-fold CV on the training fold), trained on the
-  training fold plus the level-2/level-3 names of the 7 labels from ``tipdm2020_taxonomy.csv``
-  as short extra examples; and, as an ablation, the same model without those extra examples.
+- gridbot: :func:`nlp.linear.train_table` (what ``gridbot train`` runs):
+  :class:`nlp.linear.LinearTextModel` (words + character 1–2-grams + the text's head, SVM +
+  NB-SVM, temperature and a bias per class fitted by inner 3-fold CV on the training fold),
+  trained on the training fold plus the level-2/level-3 names of the 7 labels from
+  ``tipdm2020_taxonomy.csv`` as short extra examples; and, as an ablation, the same model
+  without those extra examples.
 
 Then, with one core (BLAS/OpenMP threads 1, CPU affinity one core): throughput of the model
 against raw ``jieba.lcut`` over the same texts, model file size, load time and peak memory.
@@ -96,7 +98,7 @@ def main() -> int:
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
-    from nlp.linear import LinearTextModel
+    from nlp.linear import LinearTextModel, train_table
     from nlp.tokenizer import Tokenizer
 
     texts, labels, extra = load_tipdm(args.data)
@@ -133,7 +135,7 @@ def main() -> int:
                 fit = time.perf_counter() - t0
                 pred = svm.predict(vec.transform(test_texts))
             else:
-                model = LinearTextModel.fit(
+                model = train_table(
                     train_texts,
                     list(y[tr]),
                     tokenizer=tokenizer,
@@ -236,7 +238,7 @@ def main() -> int:
     )
 
     tracemalloc.start()
-    LinearTextModel.fit(texts, labels, tokenizer=tokenizer, seed=SEED, extra=extra)
+    train_table(texts, labels, tokenizer=tokenizer, seed=SEED, extra=extra)
     _, fit_peak = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
     model_batches()

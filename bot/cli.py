@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 from sqlalchemy.engine import make_url
@@ -27,6 +28,21 @@ def _settings(config_path: Path | None) -> Settings:
         return load_settings(config_path)
     except ConfigError as exc:
         raise click.ClickException(f"bad config: {exc}") from exc
+
+
+def _taxonomy_settings(config_path: Path | None) -> Settings:
+    """The config's settings, or with no config at all the shipped default taxonomy."""
+    import os
+    import tomllib
+    from importlib import resources
+
+    from bot.config import settings_from_dict
+
+    if config_path is not None or os.environ.get("GRIDBOT_CONFIG"):
+        return _settings(config_path)
+    text = (resources.files("bot") / "demo_data" / "taxonomy.toml").read_text(encoding="utf-8")
+    click.echo("no --config: using the default enterprise-service taxonomy", err=True)
+    return settings_from_dict(tomllib.loads(text))
 
 
 def _is_sqlite(settings: Settings) -> bool:
@@ -121,6 +137,129 @@ def demo(workdir: Path | None) -> None:
     from bot.demo import run_demo
 
     sys.exit(run_demo(workdir, out=click.echo))
+
+
+text_cols_option = click.option(
+    "--text-cols",
+    default="text",
+    show_default=True,
+    help="Comma-separated CSV columns that make the text (joined by a space).",
+)
+label_col_option = click.option(
+    "--label-col", default="label", show_default=True, help="CSV column of the label."
+)
+
+
+@main.command()
+@click.argument("csv_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Model file to write (e.g. routing.gbm).",
+)
+@text_cols_option
+@label_col_option
+@click.option(
+    "--from-db",
+    is_flag=True,
+    help="Add the dispatchers' /派单 decisions from the configured database; without CSV, "
+    "on top of the shipped routing examples.",
+)
+@config_option
+def train(
+    csv_path: Path | None,
+    output: Path,
+    text_cols: str,
+    label_col: str,
+    from_db: bool,
+    config_path: Path | None,
+) -> None:
+    """Train a routing model from CSV (and/or the dispatchers' decisions) into a model file."""
+    from bot import modeltools as mt
+    from bot.language import build_tokenizer
+
+    if csv_path is None and not from_db:
+        raise click.UsageError("give a CSV file, --from-db, or both")
+    settings = _taxonomy_settings(config_path)
+    try:
+        tables = []
+        if csv_path is not None:
+            tables.append(mt.read_table(csv_path, _columns(text_cols), label_col))
+        else:
+            tables.append(mt.shipped_routing_table())
+        if from_db:
+            tables.append(mt.corrections_table(settings))
+        mt.train(tables, settings, build_tokenizer(settings), output, click.echo)
+    except mt.ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Model file made by gridbot train.",
+)
+@text_cols_option
+@label_col_option
+@config_option
+def evaluate(
+    csv_path: Path, model_path: Path, text_cols: str, label_col: str, config_path: Path | None
+) -> None:
+    """Accuracy, macro-F1, per-class figures and confusion matrix of a model on a CSV."""
+    from bot import modeltools as mt
+    from bot.language import build_tokenizer, load_router
+
+    settings = _taxonomy_settings(config_path)
+    try:
+        table = mt.read_table(csv_path, _columns(text_cols), label_col)
+        model = load_router(model_path, build_tokenizer(settings))
+    except (mt.ToolError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in mt.evaluation_lines(mt.evaluate(model, table), len(table.texts)):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Routing model file (default: [classifier] model, else the built-in model).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@config_option
+def classify(
+    text: str | None, model_path: Path | None, as_json: bool, config_path: Path | None
+) -> None:
+    """The classifier's decision for TEXT, or for each line of standard input."""
+    from dataclasses import replace
+
+    from bot import modeltools as mt
+    from bot.language import build_language
+
+    settings = _taxonomy_settings(config_path)
+    if model_path is not None:
+        settings = replace(settings, classifier=replace(settings.classifier, model=str(model_path)))
+    try:
+        language = build_language(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    lines: list[str] | TextIO = [text] if text is not None else sys.stdin
+    mt.classify_lines(lines, language, settings, as_json=as_json, echo=click.echo)
+
+
+def _columns(spec: str) -> list[str]:
+    columns = [c.strip() for c in spec.split(",") if c.strip()]
+    if not columns:
+        raise click.BadParameter("name at least one column", param_hint="--text-cols")
+    return columns
 
 
 @main.command("fake-wecom")

@@ -104,7 +104,5 @@ def build_language(settings: Settings, *, corpus_dir: str | Path = CORPUS_DIR) -
             keyword=classifier.keyword,
             threshold=classifier.threshold,
         )
-    duplicates = DuplicateFinder(
-        tokenizer, window=timedelta(days=settings.duplicates.window_days)
-    )
+    duplicates = DuplicateFinder(tokenizer, window=timedelta(days=settings.duplicates.window_days))
     return Language(tokenizer=tokenizer, classifier=classifier, duplicates=duplicates)

@@ -74,7 +74,7 @@ _CLOSURE = re.compile(
 # progress reports ("已经安排人对接了"); they only weigh when no strong cue is present
 _STATUS = re.compile(r"已经|(?<![早])已(?!经)")
 _NOTICE = re.compile(
-    r"会议通知|通知|查收|请各|各企业|各单位|各位企业|开会|参会|报送|填报|转发"
+    r"会议通知|(?<!等)通知|查收|请各|各企业|各单位|各位企业|开会|参会|报送|填报|转发"
     r"|敬请|温馨提示|截止时间|截止日期|特此|知悉"
 )
 
@@ -98,10 +98,26 @@ _PROBLEM = re.compile(
     r"|又(?:停|断|坏|跳|漏|堵|没|不|塌|被|积|来了|出了|开始)|还是(?:没|不)|仍然|依然|仍未"
     # damage and hazards stated flatly
     r"|跳闸|松了|松动|歪了|裂|下沉|漏电|冒烟|着火|起火|爆胎|淹了|积水|反水|发臭|被骗|骗了"
+    # a complaint about how a request is handled ("说好的周一来修", "转了三次没下文", "人呢")
+    r"|说好的|没下文|石沉大海|没人来|人呢|推给|踢皮球|到底谁管|谁负责|等了.{0,3}[天周月]"
 )
 # a turn after thanks or a closure ("谢谢…，但是今天又停了"): what follows is still live
 _CONTRAST = re.compile(r"但是|可是|不过|然而|但(?!愿)")
 _CUES = (_QUESTION, _ASK, _PROBLEM)
+# Cues of chatter that looks like a request; not part of the keyword logit, they are signals
+# of the detector's stacked blend (nlp.trained): a question to the other members ("有没有人…",
+# "你们那…", "谁的车…"), an officer's answer ("不需要…", "按照规定…", "…就可以"), and the story of
+# a problem that is over ("多亏…", "虚惊一场", "原来是…").
+_PEER = re.compile(
+    r"有没有人(?!才|管|能)|有人(?:知道|用过|要|需要|认识|懂|清楚)|谁(?:有|知道|家|认识|的车|的快递)"
+    r"|哪位|各位老板|你们(?:那|那边|厂|公司|平时|收到)|有懂|有要的|一起(?:拼|团购)|私聊"
+    r"|推荐一下|是不是只有我"
+)
+_ANSWER = re.compile(
+    r"^(?:您好,?)?(?:不需要|不用|按照(?:规定|文件)|这个要到|这个需要|需要先|要先去|可以网上"
+    r"|已(?:经)?(?:联系|转|登记|反馈)|预计)|(?:就行|就可以)\W*$|网上(?:预约|办)|全程网办|窗口(?:递交|办理)"
+)
+_OVER = re.compile(r"多亏|幸好|还好|虚惊|原来是|都过去了|后来(?:搞定|好了|下来|解决|才知道)|那次")
 _WEAK = re.compile(
     r"协调|帮忙|帮助|帮我|解决|处理|支持|安排|对接|落实|办理|申请|指导|跟进|关心"
     r"|关注|看看|看下|核实|排查|检查|维修|抢修"
@@ -156,6 +172,9 @@ class _Signals:
     status: bool = False
     laugh: bool = False
     emoji: bool = False
+    peer: bool = False  # a question or offer to the other members (_PEER)
+    answer: bool = False  # an officer's answer (_ANSWER)
+    over: bool = False  # a problem told as over (_OVER)
 
 
 def _blank(pattern: re.Pattern[str], clause: str) -> tuple[str, list[int]]:
@@ -172,6 +191,10 @@ def _blank(pattern: re.Pattern[str], clause: str) -> tuple[str, list[int]]:
 def _signals(raw: str) -> _Signals:
     sig = _Signals()
     text = _MENTION.sub(" ", normalize(raw))
+    whole = text.strip()
+    sig.peer = _PEER.search(whole) is not None
+    sig.answer = _ANSWER.search(whole) is not None
+    sig.over = _OVER.search(whole) is not None
     text, stickers = _blank(_STICKER, text)
     text, emoji = _blank(_EMOJI, text)
     sig.emoji = bool(stickers or emoji)

@@ -16,7 +16,12 @@ Calibration
     Probabilities are ``softmax(T * scores + b)``. ``T`` (and, for two classes, the bias ``b``:
     Platt scaling) is fitted by minimising the log-loss of out-of-fold scores from an inner
     stratified cross-validation on the training data only (3 folds by default). With more than
-    two classes only ``T`` is fitted, so calibration never changes the top class.
+    two classes only ``T`` is fitted by default, so calibration never changes the top class;
+    with ``class_bias=True`` (:func:`train_table` uses it) a bias per class is fitted as well
+    (the first one fixed at 0; only when every label has examples outside ``extra``). The
+    class-balanced sample weights favour the small classes; the fitted biases move the decision
+    boundaries back where the out-of-fold log-loss of the training data puts them, and so can
+    change the top class.
 
 Prediction is pure numpy over the whole batch: the weight rows of each text's non-zero features
 are gathered, scaled and summed (``x @ coef`` without building ``x``); weights are kept as
@@ -105,8 +110,14 @@ def train_linear(
     return coef, intercept
 
 
-def fit_calibration(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Temperature (and for two classes a bias) minimising the log-loss of ``softmax(T s + b)``."""
+def fit_calibration(
+    scores: np.ndarray, y: np.ndarray, *, class_bias: bool = False
+) -> tuple[float, np.ndarray]:
+    """Temperature and bias minimising the log-loss of ``softmax(T s + b)``.
+
+    With two classes ``b = [0, b1]`` is always fitted (Platt scaling). With more, ``b`` is 0
+    unless ``class_bias``, which fits ``b = [0, b1, ..., b(K-1)]`` together with ``T``.
+    """
     from scipy.optimize import minimize, minimize_scalar
 
     n, k = scores.shape
@@ -118,6 +129,14 @@ def fit_calibration(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarra
         lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
         return float(np.mean(lse - z[rows, y]))
 
+    if k > 2 and class_bias:
+
+        def nll_k(v: np.ndarray) -> float:
+            return nll(math.exp(float(v[0])), np.concatenate(([0.0], v[1:])))
+
+        bounds = [(-6.0, 6.0)] + [(-20.0, 20.0)] * (k - 1)
+        res_k = minimize(nll_k, np.zeros(k), method="L-BFGS-B", bounds=bounds)
+        return math.exp(float(res_k.x[0])), np.concatenate(([0.0], res_k.x[1:]))
     if k > 2:
         zero = np.zeros(k)
         res = minimize_scalar(lambda u: nll(math.exp(u), zero), bounds=(-6, 6), method="bounded")
@@ -189,14 +208,17 @@ class LinearTextModel:
         settings: FeatureSettings | None = None,
         c: float = SVM_C,
         calibration_folds: int = CALIBRATION_FOLDS,
+        class_bias: bool = False,
         source: str = "",
         label_to_department: Mapping[str, str] | None = None,
     ) -> LinearTextModel:
         """Train on ``texts``/``labels`` plus ``extra`` (text, label) examples.
 
         ``extra`` examples (e.g. category keywords) are always in the training data, with
-        sample weight ``extra_weight``, and never held out for calibration. Deterministic for a
-        given ``seed``.
+        sample weight ``extra_weight``, and never held out for calibration. ``class_bias``: with
+        more than two labels, also fit a bias per class in the calibration (see the module
+        docstring); ignored (with a warning) when a label has examples only in ``extra`` or there
+        are too few examples to calibrate. Deterministic for a given ``seed``.
         """
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -229,6 +251,10 @@ class LinearTextModel:
         oof_proba = None
         counts = Counter(labels)
         folds = min(calibration_folds, min(counts.values()) if counts else 0)
+        # a label seen only in ``extra`` never occurs out of fold: its bias would run to -inf
+        fit_bias = class_bias and k > 2 and folds >= 2 and len(counts) == k
+        if class_bias and k > 2 and not fit_bias:
+            log.warning("class_bias ignored: some labels have no examples to calibrate on")
         if folds >= 2 and len(counts) >= 2:
             from sklearn.model_selection import StratifiedKFold
 
@@ -237,7 +263,7 @@ class LinearTextModel:
             for tr, te in splitter.split(np.zeros(len(y)), y):
                 _, coef, intercept, x_held = train(tr, te)
                 oof[te] = x_held @ coef + intercept
-            temperature, bias = fit_calibration(oof, y)
+            temperature, bias = fit_calibration(oof, y, class_bias=fit_bias)
             oof_proba = softmax(temperature * oof + bias)
         else:
             log.warning("too few examples per label for calibration; probabilities uncalibrated")
@@ -248,6 +274,7 @@ class LinearTextModel:
             "extra_examples": len(more),
             "extra_weight": extra_weight,
             "calibration_folds": folds if folds >= 2 else 0,
+            "class_bias": fit_bias,
             "seed": seed,
             "c": c,
             "source": source,
@@ -366,3 +393,41 @@ class LinearTextModel:
     def load(cls, path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
         """Read a model file; :class:`nlp.modelfile.ModelFileError` when it cannot be used."""
         return cls.from_data(modelfile.read(path), tokenizer, path)
+
+
+TABLE_SETTINGS = FeatureSettings()
+"""The features of :func:`train_table` (today's defaults: words, character 1-2-grams, head 60)."""
+
+
+def train_table(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    tokenizer: Tokenizer,
+    extra: Sequence[tuple[str, str]] = (),
+    seed: int = 0,
+    source: str = "",
+    label_to_department: Mapping[str, str] | None = None,
+) -> LinearTextModel:
+    """A router (``kind="router"``) trained on a labelled table: ``texts`` and their ``labels``.
+
+    Exactly the configuration ``bench/classifier.py`` measures as "gridbot" (it calls this
+    function): :data:`TABLE_SETTINGS`, ``C=1``, class-balanced weights, ``extra`` examples with
+    weight 1, inner 3-fold calibration of the temperature *and a bias per class*
+    (``class_bias=True``). Chosen by 5-fold cross-validation on splits other than the
+    benchmark's (seeds 12345, 777, 2024; see ``bench/RESULTS.md``, 2026-11-30).
+    """
+    return LinearTextModel.fit(
+        texts,
+        labels,
+        tokenizer=tokenizer,
+        kind="router",
+        seed=seed,
+        extra=extra,
+        settings=TABLE_SETTINGS,
+        c=SVM_C,
+        calibration_folds=CALIBRATION_FOLDS,
+        class_bias=True,
+        source=source,
+        label_to_department=label_to_department,
+    )

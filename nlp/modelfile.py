@@ -25,12 +25,17 @@ A zip archive (stored or deflated) with exactly these members:
     - ``calibration``: ``temperature`` (float > 0) and ``bias`` (K floats): probabilities are
       ``softmax(temperature * scores + bias)``.
     - ``training``: a summary of the training data: ``examples``, ``per_label`` counts,
-      ``extra_examples``, ``seed``, ``source`` (free text), ``fit_seconds``.
+      ``extra_examples``, ``seed``, ``source`` (free text), ``fit_seconds``, ``class_bias``
+      (whether ``calibration.bias`` was fitted per class; informative only, readers need not
+      look at it).
     - ``label_to_department`` (optional): label -> department code.
-    - ``blend`` (optional, detectors): ``{"detector": a, "keywords": b, "bias": c}``: gridbot's
-      request score is ``sigmoid(a * logit(p) + b * logit(k) + c)`` for the detector's
-      probability ``p`` of ``"request"`` and the keyword classifier's score ``k``
-      (:mod:`nlp.trained`).
+    - ``blend`` (optional, detectors): ``{"detector": a, "keywords": b, "bias": c}`` plus,
+      optionally, a weight ``w_s`` for each of the keyword classifier's chatter cues ``"peer"``,
+      ``"answer"``, ``"over"`` (a question to the other members, an officer's answer, a problem
+      told as over; :mod:`nlp.keywords`); no other keys. gridbot's request score is
+      ``sigmoid(a * logit(p) + b * logit(k) + sum(w_s * s) + c)`` for the detector's
+      probability ``p`` of ``"request"``, the keyword classifier's score ``k`` and each cue
+      ``s`` (1 when present in the text, else 0; a missing weight is 0) (:mod:`nlp.trained`).
 
 ``vocabulary.json``
     UTF-8 JSON object ``{"words": [...], "chars": [...], "head": [...]}``: the feature strings
@@ -73,7 +78,8 @@ VERSION = 1
 KINDS = ("router", "detector")
 BLOCKS = ("words", "chars", "head")
 ARRAYS = ("idf", "coef", "intercept")
-BLEND_KEYS = ("detector", "keywords", "bias")
+BLEND_KEYS = ("detector", "keywords", "bias")  # required in a blend
+BLEND_SIGNALS = ("peer", "answer", "over")  # optional in a blend: weights of keyword cues
 MEMBERS = ("meta.json", "vocabulary.json", *(f"{name}.npy" for name in ARRAYS))
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # a zip bomb is refused before it is inflated
 _FLOAT_KINDS = ("f",)
@@ -145,10 +151,14 @@ def validate(data: ModelData, where: object = "model") -> None:
     blend = meta.get("blend")
     if blend is not None and (
         not isinstance(blend, dict)
-        or set(blend) != set(BLEND_KEYS)
+        or not set(BLEND_KEYS) <= set(blend) <= {*BLEND_KEYS, *BLEND_SIGNALS}
         or not all(_is_number(v) for v in blend.values())
     ):
-        raise _fail(where, f"blend must map {', '.join(BLEND_KEYS)} to numbers")
+        raise _fail(
+            where,
+            f"blend must map {', '.join(BLEND_KEYS)} (and optionally "
+            f"{', '.join(BLEND_SIGNALS)}) to numbers",
+        )
     vocab = data.vocabulary
     if not isinstance(vocab, dict) or set(vocab) != set(BLOCKS):
         raise _fail(where, f"vocabulary.json must have exactly the blocks {', '.join(BLOCKS)}")

@@ -56,13 +56,20 @@ def actions(rt: Runtime, number: str = NUMBER) -> list[str]:
 
 
 def test_an_unsure_request_waits_for_a_dispatcher_who_is_told_the_top3(
-        unsure: tuple[FlaskClient, Jobs], unsure_rt: Runtime, aibot_peer: AibotPeer,
-        clock: FakeClock, fake: FakeWeCom) -> None:
+    unsure: tuple[FlaskClient, Jobs],
+    unsure_rt: Runtime,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    fake: FakeWeCom,
+) -> None:
     client, jobs = unsure
     post_aibot(client, aibot_peer, clock, aibot_text("q1", "ent.a", MENTION + ROAD, "chat_a"))
     [order] = orders(unsure_rt)
     assert (order.status, order.department_code, order.category_code) == (
-        "pending_dispatch", None, None)
+        "pending_dispatch",
+        None,
+        None,
+    )
     assert actions(unsure_rt) == ["intake", "queue"]
     jobs.run("outbox")
     [ack] = fake.sent_to_webhook("key-a")
@@ -75,8 +82,13 @@ def test_an_unsure_request_waits_for_a_dispatcher_who_is_told_the_top3(
 
 
 def test_a_dispatcher_routes_it_and_the_decision_becomes_a_training_example(
-        unsure: tuple[FlaskClient, Jobs], unsure_rt: Runtime, aibot_peer: AibotPeer,
-        app_peer: Any, clock: FakeClock, fake: FakeWeCom) -> None:
+    unsure: tuple[FlaskClient, Jobs],
+    unsure_rt: Runtime,
+    aibot_peer: AibotPeer,
+    app_peer: Any,
+    clock: FakeClock,
+    fake: FakeWeCom,
+) -> None:
     client, jobs = unsure
     post_aibot(client, aibot_peer, clock, aibot_text("q2", "ent.a", MENTION + ROAD, "chat_a"))
     jobs.run("outbox")
@@ -87,27 +99,43 @@ def test_a_dispatcher_routes_it_and_the_decision_becomes_a_training_example(
     assert "已将" in answer and "区交通运输局" in answer
     [order] = orders(unsure_rt)
     assert (order.status, order.department_code, order.category_code) == (
-        "dispatched", "transport", "road_traffic")
+        "dispatched",
+        "transport",
+        "road_traffic",
+    )
     assert order.deadline > clock.now()
     assert actions(unsure_rt) == ["intake", "queue", "dispatch"]
     with db.transaction(unsure_rt.sessions) as s:
         [example] = repo.routing_examples(s)
         assert (example.text, example.category_code, example.department_code, example.actor) == (
-            ROAD, "road_traffic", "transport", "sup")
+            ROAD,
+            "road_traffic",
+            "transport",
+            "sup",
+        )
     told = fake.sent_to_webhook("key-a")[-1]["text"]
     assert "已转区交通运输局办理" in told["content"] and told["mentioned_list"] == ["ent.a"]
     assert [m for m in fake.sent_messages() if m["touser"] == "off.transport"]
     assert "不能派单" in officer.say("sup", f"/派单 {NUMBER} 住建局")
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    pytest.param("", "请写明承办部门", id="missing"),
-    pytest.param("火星局", "未找到唯一匹配", id="unknown"),
-    pytest.param("区", "未找到唯一匹配", id="ambiguous"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        pytest.param("", "请写明承办部门", id="missing"),
+        pytest.param("火星局", "未找到唯一匹配", id="unknown"),
+        pytest.param("区", "未找到唯一匹配", id="ambiguous"),
+    ],
+)
 def test_dispatch_needs_one_known_department(
-        unsure: tuple[FlaskClient, Jobs], aibot_peer: AibotPeer, app_peer: Any,
-        clock: FakeClock, fake: FakeWeCom, target: str, expected: str) -> None:
+    unsure: tuple[FlaskClient, Jobs],
+    aibot_peer: AibotPeer,
+    app_peer: Any,
+    clock: FakeClock,
+    fake: FakeWeCom,
+    target: str,
+    expected: str,
+) -> None:
     client, jobs = unsure
     post_aibot(client, aibot_peer, clock, aibot_text("q3", "ent.a", MENTION + ROAD, "chat_a"))
     jobs.run("outbox")
@@ -115,31 +143,51 @@ def test_dispatch_needs_one_known_department(
     assert expected in officer.say("sup", f"/派单 {NUMBER} {target}".strip())
 
 
-def test_request_command_always_files(client: FlaskClient, aibot_peer: AibotPeer,
-                                      clock: FakeClock, rt: Runtime, jobs: Jobs,
-                                      fake: FakeWeCom) -> None:
-    post_aibot(client, aibot_peer, clock,
-               aibot_text("r1", "ent.a", MENTION + "/诉求 谢谢", "chat_a"))  # chatter, on purpose
+def test_request_command_always_files(
+    client: FlaskClient,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    rt: Runtime,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
+    post_aibot(
+        client, aibot_peer, clock, aibot_text("r1", "ent.a", MENTION + "/诉求 谢谢", "chat_a")
+    )  # chatter, on purpose
     [order] = orders(rt)
     assert order.text == "谢谢" and order.requester_userid == "ent.a"
     jobs.run("outbox")
     assert NUMBER in fake.sent_to_webhook("key-a")[0]["text"]["content"]
 
 
-def test_request_command_needs_content(client: FlaskClient, aibot_peer: AibotPeer,
-                                       clock: FakeClock, rt: Runtime, jobs: Jobs,
-                                       fake: FakeWeCom) -> None:
+def test_request_command_needs_content(
+    client: FlaskClient,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    rt: Runtime,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
     url = fake.new_response_url()
-    post_aibot(client, aibot_peer, clock,
-               aibot_text("r2", "ent.a", MENTION + "/诉求", "chat_a", response_url=url))
+    post_aibot(
+        client,
+        aibot_peer,
+        clock,
+        aibot_text("r2", "ent.a", MENTION + "/诉求", "chat_a", response_url=url),
+    )
     jobs.run("outbox")
     assert "用法：/诉求 内容" in fake.sent_responses()[0]["markdown"]["content"]
     assert orders(rt) == []
 
 
 def test_a_repeat_from_the_same_enterprise_joins_the_open_order(
-        client: FlaskClient, aibot_peer: AibotPeer, clock: FakeClock, rt: Runtime, jobs: Jobs,
-        fake: FakeWeCom) -> None:
+    client: FlaskClient,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    rt: Runtime,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
     post_aibot(client, aibot_peer, clock, aibot_text("d1", "ent.a", MENTION + ROAD, "chat_a"))
     clock.advance(hours=20)
     again = "上次说的新基地施工车辆没有路进出的问题还没解决，能不能尽快协调修临时道路"
@@ -153,7 +201,8 @@ def test_a_repeat_from_the_same_enterprise_joins_the_open_order(
 
 
 def test_a_different_problem_of_the_same_enterprise_is_a_new_order(
-        client: FlaskClient, aibot_peer: AibotPeer, clock: FakeClock, rt: Runtime) -> None:
+    client: FlaskClient, aibot_peer: AibotPeer, clock: FakeClock, rt: Runtime
+) -> None:
     post_aibot(client, aibot_peer, clock, aibot_text("n1", "ent.a", MENTION + ROAD, "chat_a"))
     other = "研发楼燃气管道还没接通，周五前必须通气，麻烦尽快协调"
     post_aibot(client, aibot_peer, clock, aibot_text("n2", "ent.a", MENTION + other, "chat_a"))
@@ -161,8 +210,13 @@ def test_a_different_problem_of_the_same_enterprise_is_a_new_order(
 
 
 def test_the_same_problem_from_another_enterprise_is_flagged_as_a_cluster(
-        client: FlaskClient, aibot_peer: AibotPeer, clock: FakeClock, rt: Runtime, jobs: Jobs,
-        fake: FakeWeCom) -> None:
+    client: FlaskClient,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    rt: Runtime,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
     outage = "园区二期A栋从早上八点开始停电，到现在还没来电，生产线全停了"
     post_aibot(client, aibot_peer, clock, aibot_text("c1", "ent.a", MENTION + outage, "chat_a"))
     clock.advance(minutes=30)
@@ -189,8 +243,14 @@ class Unsure:
     def classify(self, text: str) -> Any:
         from dataclasses import replace
 
-        return replace(self.inner.classify(text), is_request=False, request_score=0.6,
-                       category=None, department=None, confidence=0.0)
+        return replace(
+            self.inner.classify(text),
+            is_request=False,
+            request_score=0.6,
+            category=None,
+            department=None,
+            confidence=0.0,
+        )
 
 
 @pytest.fixture
@@ -211,8 +271,14 @@ def inbound_id(rt: Runtime, msgid: str) -> int:
 
 
 def test_a_likely_request_is_put_to_the_dispatchers_who_can_file_it(
-        client: FlaskClient, review: Runtime, aibot_peer: AibotPeer, app_peer: Any,
-        clock: FakeClock, jobs: Jobs, fake: FakeWeCom) -> None:
+    client: FlaskClient,
+    review: Runtime,
+    aibot_peer: AibotPeer,
+    app_peer: Any,
+    clock: FakeClock,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
     post_aibot(client, aibot_peer, clock, aibot_text("v1", "ent.a", MENTION + ROAD, "chat_a"))
     assert orders(review) == []
     jobs.run("outbox")
@@ -228,7 +294,10 @@ def test_a_likely_request_is_put_to_the_dispatchers_who_can_file_it(
     assert f"已将消息 {message_id} 登记为工单 {NUMBER}" in answer
     [order] = orders(review)
     assert (order.requester_userid, order.text, order.source_message_id) == (
-        "ent.a", ROAD, message_id)
+        "ent.a",
+        ROAD,
+        message_id,
+    )
     assert actions(review)[0] == "intake" and actions(review)[-1] == "confirm"
     ack = fake.sent_to_webhook("key-a")[-1]["text"]
     assert NUMBER in ack["content"] and ack["mentioned_list"] == ["ent.a"]
@@ -236,22 +305,38 @@ def test_a_likely_request_is_put_to_the_dispatchers_who_can_file_it(
     assert len(orders(review)) == 1
 
 
-@pytest.mark.parametrize(("arg", "expected"), [
-    pytest.param("", "请写明消息编号", id="missing"),
-    pytest.param("abc", "请写明消息编号", id="not-a-number"),
-    pytest.param("99999", "未找到群消息 99999", id="unknown"),
-])
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        pytest.param("", "请写明消息编号", id="missing"),
+        pytest.param("abc", "请写明消息编号", id="not-a-number"),
+        pytest.param("99999", "未找到群消息 99999", id="unknown"),
+    ],
+)
 def test_file_needs_a_stored_group_message(
-        client: FlaskClient, rt: Runtime, app_peer: Any, clock: FakeClock, jobs: Jobs,
-        fake: FakeWeCom, arg: str, expected: str) -> None:
+    client: FlaskClient,
+    rt: Runtime,
+    app_peer: Any,
+    clock: FakeClock,
+    jobs: Jobs,
+    fake: FakeWeCom,
+    arg: str,
+    expected: str,
+) -> None:
     officer = Officer(client, app_peer, clock, jobs, fake)
     assert expected in officer.say("sup", f"/立案 {arg}".strip())
     assert orders(rt) == []
 
 
 def test_chatter_below_the_review_score_reaches_nobody(
-        client: FlaskClient, rt: Runtime, aibot_peer: AibotPeer, clock: FakeClock, jobs: Jobs,
-        fake: FakeWeCom) -> None:
-    post_aibot(client, aibot_peer, clock, aibot_text("t1", "ent.a", MENTION + "谢谢领导！", "chat_a"))
+    client: FlaskClient,
+    rt: Runtime,
+    aibot_peer: AibotPeer,
+    clock: FakeClock,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
+    thanks = aibot_text("t1", "ent.a", MENTION + "谢谢领导！", "chat_a")
+    post_aibot(client, aibot_peer, clock, thanks)
     jobs.run("outbox")
     assert orders(rt) == [] and fake.sent_messages() == [] and fake.sent_to_webhook("key-a") == []

@@ -606,3 +606,35 @@ def test_a_turn_after_thanks_keeps_the_need_alive(
         assert d.request_score > 0.19, d.request_score  # above the cap's sigmoid(-1.5)
     else:
         assert not d.is_request and d.request_score < 0.2
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("有没有人知道哪家打印店能做喷绘", "peer"),
+        ("你们那边的食堂一个月多少钱", "peer"),
+        ("谁的车挡住我们仓库门了", "peer"),
+        ("不需要重新备案，变更一下就可以。", "answer"),
+        ("您好，已转给城管中队，明天上午去清理", "answer"),
+        ("原来是我们自己的空开坏了，换了就好", "over"),
+        ("停水是阀门关了，虚惊一场", "over"),
+    ],
+)
+def test_chatter_cues_of_the_stacked_blend(text: str, cue: str) -> None:
+    # signals only (nlp.trained weighs them); the keyword logit does not use them
+    sig = _signals(text)
+    assert {name for name in ("peer", "answer", "over") if getattr(sig, name)} == {cue}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["有没有人才公寓可以申请？", "有没有人管一下，门口水管破了", "厂区又停电了，什么时候来电？"],
+)
+def test_requests_carry_no_chatter_cue(text: str) -> None:
+    sig = _signals(text)
+    assert not (sig.peer or sig.answer or sig.over)
+
+
+def test_a_complaint_about_handling_is_a_problem(kw: KeywordClassifier) -> None:
+    for text in ["说好的周一来修，现在周四了，人呢", "又是让我们回去等通知，已经等了三周了"]:
+        assert _signals(text).strong > 0 and not _signals(text).notice, text

@@ -6,6 +6,7 @@ the TipDM data (that is ``bench/classifier.py``'s job).
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import pickle
@@ -23,7 +24,7 @@ from nlp import modelfile
 from nlp.decision import CategoryRule
 from nlp.features import CountCorpus, FeatureSettings, Featurizer, analyse, gram_key
 from nlp.keywords import KeywordClassifier
-from nlp.linear import LinearTextModel
+from nlp.linear import LinearTextModel, train_table
 from nlp.modelfile import ModelFileError
 from nlp.tokenizer import Tokenizer
 from nlp.trained import (
@@ -233,6 +234,55 @@ def test_extra_examples_and_label_errors(tokenizer: Tokenizer) -> None:
         LinearTextModel.fit(texts, labels[:-1], tokenizer=tokenizer)
     with pytest.raises(ValueError, match="two labels"):
         LinearTextModel.fit(texts[:3], ["water"] * 3, tokenizer=tokenizer)
+
+
+def test_train_table_on_a_csv(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    path = tmp_path / "table.csv"
+    rows = routing_lines(30, seed=3, mix=0.2)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text", "label"])
+        writer.writerows((i, text, label) for i, (label, text) in enumerate(rows))
+    with path.open(encoding="utf-8", newline="") as f:
+        table = list(csv.DictReader(f))
+    train = [r for r in table if int(r["id"]) % 4]
+    held = [r for r in table if not int(r["id"]) % 4]
+    departments = {label: f"dept-{label}" for label in PROBLEMS}
+    model = train_table(
+        [r["text"] for r in train],
+        [r["label"] for r in train],
+        tokenizer=tokenizer,
+        extra=[("停电 跳闸", "power"), ("社保 工伤", "labour")],
+        source=str(path),
+        label_to_department=departments,
+    )
+    assert model.kind == "router" and model.labels == tuple(sorted(PROBLEMS))
+    assert model.training["class_bias"] and model.training["calibration_folds"] == 3
+    assert model.training["extra_examples"] == 2 and np.any(model.bias != 0)
+    assert model.training["examples"] == len(train) and model.training["source"] == str(path)
+    texts = [r["text"] for r in held]
+    predicted = model.predict(texts)
+    accuracy = np.mean([p == r["label"] for p, r in zip(predicted, held, strict=True)])
+    assert accuracy >= 0.85
+    assert model.predict(["停电了，什么时候来电？", "社保转移办不了"]) == ["power", "labour"]
+    # a label known only from ``extra`` keeps bias 0 (class biases are not fitted then)
+    fire = train_table(
+        [r["text"] for r in train],
+        [r["label"] for r in train],
+        tokenizer=tokenizer,
+        extra=[("消防验收", "fire"), ("消防检查 消防通道", "fire")],
+    )
+    assert not fire.training["class_bias"] and not np.any(fire.bias)
+    assert fire.predict(["消防验收一直没过"]) == ["fire"]
+    _, proba = model.predict_proba(texts)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    model.save(tmp_path / "table.gbm")
+    loaded = LinearTextModel.load(tmp_path / "table.gbm", tokenizer)
+    assert loaded.kind == "router" and loaded.labels == model.labels
+    assert loaded.label_to_department == departments
+    assert np.array_equal(loaded.bias, model.bias) and loaded.temperature == model.temperature
+    assert np.array_equal(loaded.predict_proba(texts)[1], proba)
+    assert loaded.predict(texts) == predicted
 
 
 # ---------------------------------------------------------------- the model file
@@ -486,8 +536,19 @@ def test_detector_blended_with_keyword_score(
     k = keyword.classify(text).request_score
     z = 1.5 * logit(float(p)) + 0.5 * logit(k) - 0.25
     assert clf.request_score(text) == pytest.approx(1 / (1 + np.exp(-z)))
+    # the stacked cue weights count only when the cue is in the text
+    det.blend["peer"] = -4.0
+    assert clf.request_score(text) == pytest.approx(1 / (1 + np.exp(-z)))
+    peer = "有没有人知道附近哪里能修叉车"
+    p = det.predict_proba([peer])[1][0, det.labels.index(REQUEST)]
+    k = keyword.classify(peer).request_score
+    z = 1.5 * logit(float(p)) + 0.5 * logit(k) - 0.25 - 4.0
+    assert clf.request_score(peer) == pytest.approx(1 / (1 + np.exp(-z)))
     det.save(tmp_path / "d.gbm")
+    assert LinearTextModel.load(tmp_path / "d.gbm", tokenizer).blend == det.blend
     edit_meta(tmp_path / "d.gbm", blend={"detector": 1.0})
+    assert_refused(tmp_path / "d.gbm", tokenizer, "blend must map")
+    edit_meta(tmp_path / "d.gbm", blend={"detector": 1.0, "keywords": 1.0, "bias": 0, "x": 1})
     assert_refused(tmp_path / "d.gbm", tokenizer, "blend must map")
 
 
@@ -514,7 +575,8 @@ def test_build_default_and_held_out(
     assert d.is_request and d.category == "road_traffic" and d.department == "transport"
     assert not clf.classify("好的谢谢👍").is_request
     blend = clf.detector.blend
-    assert blend is not None and set(blend) == {"detector", "keywords", "bias"}
+    assert blend is not None
+    assert set(blend) == {"detector", "keywords", "bias", "peer", "answer", "over"}
     assert blend["detector"] > 0  # the detector's probability counts for a request
     clf.detector.save(tmp_path / "detector.gbm")
     assert LinearTextModel.load(tmp_path / "detector.gbm", tokenizer).blend == blend

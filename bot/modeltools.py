@@ -1,0 +1,219 @@
+"""What ``gridbot train``, ``gridbot evaluate`` and ``gridbot classify`` do, without click.
+
+Tables are CSV files with a header line (UTF-8, a BOM is fine): the text is the named text
+columns joined by a space, the label one column. Routing models are trained by
+:func:`nlp.linear.train_table` (the configuration ``bench/classifier.py`` measures); when the
+labels are category codes of the configuration, each such category's name and keywords are
+added as short extra examples and the model maps the labels to their departments.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.config import Settings
+from bot.language import CORPUS_DIR, Language, category_rules
+from nlp.decision import Decision
+from nlp.linear import LinearTextModel, train_table
+from nlp.tokenizer import Tokenizer
+from nlp.trained import ROUTING_FILE, read_corpus
+from storage import db
+from storage import repositories as repo
+
+Echo = Callable[[str], None]
+
+
+class ToolError(Exception):
+    """A user mistake (missing column, empty table…): the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Table:
+    texts: list[str]
+    labels: list[str]
+    source: str
+
+
+def read_table(path: Path, text_cols: Sequence[str], label_col: str) -> Table:
+    """The (text, label) rows of a CSV file; rows with an empty text or label are skipped."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in (*text_cols, label_col) if c not in header]
+            if missing:
+                raise ToolError(
+                    f"{path}: no column {', '.join(missing)} (columns: {', '.join(header)}); "
+                    "name them with --text-cols and --label-col"
+                )
+            texts, labels = [], []
+            for row in reader:
+                text = " ".join((row.get(c) or "").strip() for c in text_cols).strip()
+                label = (row.get(label_col) or "").strip()
+                if text and label:
+                    texts.append(text)
+                    labels.append(label)
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ToolError(f"{path}: {exc.strerror}") from None
+    if not texts:
+        raise ToolError(f"{path}: no rows with both a text and a label")
+    return Table(texts, labels, path.name)
+
+
+def shipped_routing_table() -> Table:
+    """The team's routing examples shipped in ``nlp/data/corpus`` (both splits)."""
+    examples = read_corpus(CORPUS_DIR / ROUTING_FILE)
+    return Table([e.text for e in examples], [e.label for e in examples], ROUTING_FILE)
+
+
+def corrections_table(settings: Settings) -> Table:
+    """The dispatchers' routing decisions (``/派单``) stored in the configured database."""
+    engine = db.make_engine(settings.database.url)
+    try:
+        with db.transaction(db.make_sessionmaker(engine)) as session:
+            rows = repo.routing_examples(session)
+            return Table(
+                [r.text for r in rows], [r.category_code for r in rows], "dispatchers' decisions"
+            )
+    finally:
+        engine.dispose()
+
+
+def train(
+    tables: Sequence[Table], settings: Settings, tokenizer: Tokenizer, out: Path, echo: Echo
+) -> LinearTextModel:
+    texts = [t for table in tables for t in table.texts]
+    labels = [label for table in tables for label in table.labels]
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ToolError("need examples of at least two labels to train")
+    rules = {rule.code: rule for rule in category_rules(settings)}
+    known = sorted(label for label in counts if label in rules)
+    extra = [(rules[c].name, c) for c in known]
+    extra += [(keyword, c) for c in known for keyword in rules[c].keywords]
+    source = " + ".join(f"{table.source} ({len(table.texts)})" for table in tables)
+    started = time.perf_counter()
+    model = train_table(
+        texts,
+        labels,
+        tokenizer=tokenizer,
+        extra=extra,
+        source=source,
+        label_to_department={c: rules[c].department for c in known},
+    )
+    seconds = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    echo(f"trained on {len(texts)} examples ({source}), {len(counts)} labels, in {seconds:.1f} s")
+    for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        mark = "" if label in rules else "  (not a configured category: never routed)"
+        echo(f"  {label}: {n}{mark}")
+    if extra:
+        echo(f"plus {len(extra)} category names and keywords as short examples")
+    echo(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); use it with [classifier] model")
+    return model
+
+
+@dataclass
+class Evaluation:
+    labels: list[str]  # the union of true and predicted labels, sorted
+    accuracy: float
+    macro_f1: float
+    per_class: list[tuple[str, float, float, float, int]]  # label, P, R, F1, support
+    confusion: np.ndarray  # rows true, columns predicted, in ``labels`` order
+
+
+def evaluate(model: LinearTextModel, table: Table) -> Evaluation:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    predicted = model.predict(table.texts)
+    labels = sorted(set(table.labels) | set(predicted))
+    p, r, f, support = precision_recall_fscore_support(
+        table.labels, predicted, labels=labels, zero_division=0
+    )
+    true_labels = sorted(set(table.labels))
+    macro = float(np.mean([f[labels.index(label)] for label in true_labels]))
+    hits = sum(a == b for a, b in zip(table.labels, predicted, strict=True))
+    return Evaluation(
+        labels=labels,
+        accuracy=hits / len(table.labels),
+        macro_f1=macro,
+        per_class=[
+            (label, float(p[i]), float(r[i]), float(f[i]), int(support[i]))
+            for i, label in enumerate(labels)
+        ],
+        confusion=confusion_matrix(table.labels, predicted, labels=labels),
+    )
+
+
+def evaluation_lines(ev: Evaluation, n: int) -> list[str]:
+    out = [
+        f"examples {n}  accuracy {ev.accuracy:.4f}  macro-F1 {ev.macro_f1:.4f} "
+        "(over the labels of the table)",
+        "",
+        f"{'label':<16} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}",
+    ]
+    out += [
+        f"{label:<16} {p:>9.3f} {r:>7.3f} {f:>7.3f} {s:>8}" for label, p, r, f, s in ev.per_class
+    ]
+    out += ["", "confusion matrix (rows: true label, columns: predicted, in this order):"]
+    out += [f"  {i + 1:>2}. {label}" for i, label in enumerate(ev.labels)]
+    width = max(4, len(str(int(ev.confusion.max()))) + 1)
+    out.append("    " + "".join(f"{i + 1:>{width}}" for i in range(len(ev.labels))))
+    for i, row in enumerate(ev.confusion):
+        out.append(f"{i + 1:>3} " + "".join(f"{int(v):>{width}}" for v in row))
+    return out
+
+
+def decision_json(text: str, d: Decision) -> dict[str, Any]:
+    return {
+        "text": text,
+        "is_request": d.is_request,
+        "request_score": round(d.request_score, 4),
+        "category": d.category,
+        "department": d.department,
+        "confidence": round(d.confidence, 4),
+        "top3": [
+            {"category": s.category, "department": s.department, "score": round(s.score, 4)}
+            for s in d.top3
+        ],
+    }
+
+
+def decision_line(text: str, d: Decision, settings: Settings) -> str:
+    names = {c.code: c.name for c in settings.categories}
+    depts = {dep.code: dep.name for dep in settings.departments}
+    head = f"{'诉求' if d.is_request else '闲聊'} {d.request_score:.2f}"
+    if d.is_request and d.category is not None:
+        dept = depts.get(d.department or "", d.department)
+        head += f" → {names.get(d.category, d.category)}（{dept}）{d.confidence:.2f}"
+    top = "；".join(f"{names.get(s.category, s.category)} {s.score:.2f}" for s in d.top3)
+    return f"{head} | top3: {top or '—'} | {text}"
+
+
+def classify_lines(
+    lines: Iterable[str], language: Language, settings: Settings, *, as_json: bool, echo: Echo
+) -> int:
+    n = 0
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        decision = language.classifier.classify(text)
+        if as_json:
+            echo(json.dumps(decision_json(text, decision), ensure_ascii=False))
+        else:
+            echo(decision_line(text, decision, settings))
+        n += 1
+    return n
