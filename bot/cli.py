@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -262,6 +263,45 @@ def _columns(spec: str) -> list[str]:
     return columns
 
 
+@main.command()
+@click.option(
+    "--now",
+    "now_text",
+    required=True,
+    help="The moment, ISO 8601 (e.g. 2026-11-30T08:30); without an offset, the config's timezone.",
+)
+@config_option
+def tick(now_text: str, config_path: Path | None) -> None:
+    """Run every scheduler job that is due as of --now, once, and exit."""
+    from datetime import datetime
+
+    from bot.clock import FakeClock
+    from bot.outbox import make_sender
+    from bot.runtime import build_runtime
+    from bot.scheduler import Jobs
+
+    try:
+        moment = datetime.fromisoformat(now_text)
+    except ValueError:
+        raise click.BadParameter("expected an ISO 8601 date-time", param_hint="--now") from None
+    settings = _settings(config_path)
+    rt = build_runtime(
+        settings, clock=FakeClock(moment, settings.timezone), migrate=_is_sqlite(settings)
+    )
+    jobs = Jobs(rt, make_sender(rt))
+    try:
+        ran = jobs.run_all_once()
+    finally:
+        jobs.release()
+        rt.engine.dispose()
+    when = rt.clock.now().isoformat(timespec="minutes")
+    if not ran:
+        raise click.ClickException(
+            f"nothing ran at {when}: another scheduler holds the lease (see `gridbot scheduler`)"
+        )
+    click.echo(f"ran {', '.join(ran)} as of {when}")
+
+
 @main.command("fake-wecom")
 @click.option("--port", default=8900, show_default=True)
 def fake_wecom(port: int) -> None:
@@ -277,6 +317,215 @@ def fake_wecom(port: int) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@main.group()
+def audit() -> None:
+    """The orders' tamper-evident trace (痕迹化)."""
+
+
+@audit.command("verify")
+@config_option
+def audit_verify(config_path: Path | None) -> None:
+    """Re-compute every order's event chain; exit 1 if an event was edited, deleted or forged."""
+    from storage import audit as trail
+    from storage.db import make_engine, make_sessionmaker
+
+    settings = _settings(config_path)
+    engine = make_engine(settings.database.url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            result = trail.check(session)
+    finally:
+        engine.dispose()
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        click.echo(
+            f"chain broken: {len(result.problems)} problem(s) "
+            f"in {result.orders} orders, {result.events} events"
+        )
+        sys.exit(1)
+    click.echo(f"chain intact: {result.orders} orders, {result.events} events")
+
+
+@main.group()
+def orders() -> None:
+    """Work orders."""
+
+
+@orders.command("show")
+@click.argument("number")
+@config_option
+def orders_show(number: str, config_path: Path | None) -> None:
+    """An order's header and its whole trace (every event, oldest first)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.lifecycle import label
+    from storage import audit as trail
+    from storage import repositories as repo
+    from storage.db import make_engine, make_sessionmaker
+
+    settings = _settings(config_path)
+    tz = ZoneInfo(settings.timezone)
+    engine = make_engine(settings.database.url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            order = repo.order_by_number(session, number.strip().upper())
+            if order is None:
+                raise click.ClickException(f"no order {number!r} in the database")
+            dept = repo.department(session, order.department_code or "")
+            person = repo.person(session, order.requester_userid)
+            events = trail.trace(session, order.number)
+    finally:
+        engine.dispose()
+
+    def when(at: datetime) -> str:
+        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    click.echo(f"order       {order.number}")
+    click.echo(f"state       {order.status} ({label(order.status)})")
+    department = order.department_code or "-"
+    click.echo(f"department  {department}" + (f" ({dept.name})" if dept else ""))
+    requester = order.requester_userid
+    click.echo(f"requester   {requester}" + (f" ({person.name})" if person else ""))
+    click.echo(f"deadline    {when(order.deadline)} ({settings.timezone})")
+    click.echo(f"text        {order.text}")
+    click.echo(f"trace       {len(events)} events, times in {settings.timezone}")
+    for ev in events:
+        move = f"{ev.from_status or '-'}→{ev.to_status or '-'}"
+        line = f"{ev.seq:>4}  {when(ev.at)}  {ev.actor}  {ev.action}  {move}"
+        note = ev.note.replace("\n", "\n" + " " * 6)
+        click.echo(line + (f"  {note}" if note else ""))
+
+
+@main.group()
+def calendar() -> None:
+    """Holiday calendar: import a year's 放假安排 notice, show a year's holidays."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+def calendar_import(file: Path, config_path: Path | None) -> None:
+    """Store a year's holiday notice (TOML, format in the README) for every gridbot process.
+
+    It replaces an earlier import of the same year and, for a year the chinesecalendar
+    package knows, overrides the package; [calendar] overrides in the config still win.
+    Running processes pick it up when they reload the calendar (see the README).
+    """
+    from bot.clock import SystemClock
+    from bot.workcal import PACKAGE_YEARS, parse_calendar_file
+    from storage import db as storage_db
+    from storage import repositories as repo
+
+    settings = _settings(config_path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text ({exc.reason})") from exc
+    try:
+        notice = parse_calendar_file(text, default_source=file.name)
+    except ValueError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    engine = storage_db.make_engine(settings.database.url)
+    try:
+        if _is_sqlite(settings):
+            storage_db.upgrade(engine)
+        now = SystemClock(settings.timezone).now()
+        with storage_db.transaction(storage_db.make_sessionmaker(engine)) as session:
+            replaced = repo.replace_calendar_year(session, notice, now)
+    finally:
+        engine.dispose()
+    holidays, workdays = len(notice.holidays), len(notice.workdays)
+    click.echo(
+        f"imported {notice.year}: {holidays} days off, {workdays} makeup working days "
+        f"(source: {notice.source or '-'})"
+        + (f"; replaced the {replaced} days imported before" if replaced else "")
+    )
+    if notice.year in PACKAGE_YEARS:
+        click.echo(
+            f"note: chinesecalendar knows {notice.year}; this import overrides it for that year"
+        )
+
+
+@calendar.command("show")
+@click.argument("year", type=click.IntRange(1, 9999))
+@config_option
+def calendar_show(year: int, config_path: Path | None) -> None:
+    """List YEAR's holidays and makeup working days, and where each comes from."""
+    from zoneinfo import ZoneInfo
+
+    from handlers.deadlines import build_calendar
+    from storage import db as storage_db
+    from storage import repositories as repo
+
+    settings = _settings(config_path)
+    engine = storage_db.make_engine(settings.database.url)
+    try:
+        if _is_sqlite(settings):
+            storage_db.upgrade(engine)
+        with storage_db.transaction(storage_db.make_sessionmaker(engine)) as session:
+            imported = repo.calendar_notice_days(session)
+    finally:
+        engine.dispose()
+    cal = build_calendar(settings, ZoneInfo(settings.timezone), imported=imported)
+    if not cal.known_year(year):
+        click.echo(
+            f"{year}: neither chinesecalendar nor an imported notice knows this year: "
+            "Monday to Friday are working days, plus the [calendar] overrides. "
+            "Import the notice with `gridbot calendar import FILE`."
+        )
+    days = cal.special_days(year)
+    if not days:
+        click.echo(f"{year}: no holidays or makeup working days")
+    weekdays = "一二三四五六日"
+    for info in days:
+        status = "上班 workday " if info.workday else "休息 day off"
+        source = info.source + (f": {info.detail}" if info.detail else "")
+        click.echo(
+            f"{info.day.isoformat()} 周{weekdays[info.day.weekday()]}  {status}  "
+            f"{info.name or '-'}  [{source}]"
+        )
+
+
+@main.command("digest")
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "xun", "month"]),
+    default="day",
+    show_default=True,
+    help="日报, 周报 (Monday-Sunday), 旬报 (1-10, 11-20, 21-end) or 月报.",
+)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="A day of the period to report (default: the last period that has ended; "
+    "for --period day, yesterday).",
+)
+@config_option
+def digest_cmd(period: str, day: dt.datetime | None, config_path: Path | None) -> None:
+    """Print a supervisors' report (markdown, as the scheduler sends it) from the database."""
+    from bot import reports
+    from bot.clock import SystemClock
+    from storage import db as storage_db
+
+    settings = _settings(config_path)
+    clock = SystemClock(settings.timezone)
+    now = clock.now()
+    target = day.date() if day is not None else reports.last_complete(period, now.date()).first
+    engine = storage_db.make_engine(settings.database.url)
+    try:
+        if _is_sqlite(settings):
+            storage_db.upgrade(engine)
+        with storage_db.make_sessionmaker(engine)() as session:
+            cal = reports.default_calendar(session, settings, clock.tz)
+            text = reports.build_report(session, settings, cal, period, target, now)
+    finally:
+        engine.dispose()
+    click.echo(text)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.workcal import DEFAULT_OFFICE_HOURS, OfficeHours
 
 ROLES = frozenset({"enterprise", "officer", "dispatcher", "supervisor"})
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -98,6 +100,14 @@ class Category:
     limit_hours: int | None = None
     limit_days: int | None = None
     catch_all: bool = False
+    # deadlines (handlers/deadlines.py): 签收 in working hours (clock hours when urgent),
+    # first contact in clock hours or working days, 办结 as limit_hours / limit_days above
+    accept_hours: float = 2.0
+    contact_hours: int | None = None
+    contact_days: int | None = None
+    start_next_day: bool = True  # working days count from the next day (次日起算)
+    extensions: int = 0  # how many times the 办结 limit may be extended (延期)
+    urgent: bool = False  # counted round the clock: 签收 and first contact in clock hours
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,26 @@ class Group:
 class DigestSettings:
     time: time = time(8, 30)
     to_userids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportWeights:
+    """The ranking's weights (bot/reports.py): 响应 (及时签收率), 解决 (办结率), 满意 (满意率)."""
+
+    response: float = 0.30
+    resolution: float = 0.35
+    satisfaction: float = 0.35
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The weekly / 旬 / monthly reports, sent to ``[digest] to_userids`` at ``time``."""
+
+    weights: ReportWeights = field(default_factory=ReportWeights)
+    weekly: bool = True  # Mondays, for the week before
+    xun: bool = True  # the 1st, 11th and 21st, for the 旬 before
+    monthly: bool = True  # the 1st, for the month before
+    time: time = time(8, 30)
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,36 @@ class DuplicateSettings:
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    """Group posts are held back from ``start`` to ``end`` (over midnight), except urgent."""
+
+    start: time = time(22, 0)
+    end: time = time(8, 0)
+
+    def release(self, moment: datetime) -> datetime | None:
+        """When a post made at ``moment`` (local time) may go out, or None if it may now."""
+        t = moment.timetz().replace(tzinfo=None)
+        if self.start == self.end:
+            return None
+        quiet = (
+            (t >= self.start or t < self.end)
+            if self.start > self.end
+            else (self.start <= t < self.end)
+        )
+        if not quiet:
+            return None
+        day = moment.date() if t < self.end else moment.date() + timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=moment.tzinfo)
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
+    holidays: tuple[date, ...] = ()  # local days off; win over the package and imports
+    workdays: tuple[date, ...] = ()  # local extra working days; win likewise
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "Asia/Shanghai"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -170,11 +230,14 @@ class Settings:
     people: tuple[Person, ...] = ()
     groups: tuple[Group, ...] = ()
     digest: DigestSettings = field(default_factory=DigestSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
 
     def department(self, code: str) -> Department | None:
         return next((d for d in self.departments if d.code == code), None)
@@ -398,6 +461,12 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
             limit_hours=r.opt_int("limit_hours"),
             limit_days=r.opt_int("limit_days"),
             catch_all=r.flag("catch_all", False),
+            accept_hours=r.number("accept_hours", 2.0),
+            contact_hours=r.opt_int("contact_hours"),
+            contact_days=r.opt_int("contact_days"),
+            start_next_day=r.flag("start_next_day", True),
+            extensions=r.integer("extensions", 0),
+            urgent=r.flag("urgent", False),
         )
         if cat.department not in dept_codes:
             raise ConfigError(f"{r.key('department')}: unknown department {cat.department!r}")
@@ -407,6 +476,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
             v = getattr(cat, lim)
             if v is not None and v <= 0:
                 raise ConfigError(f"{r.key(lim)} must be positive")
+        _check_category_deadlines(cat, r)
         categories.append(cat)
     _unique([c.code for c in categories], "categories", "code")
     if categories and sum(c.catch_all for c in categories) != 1:
@@ -452,6 +522,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
 
     dg = root.sub("digest")
     digest = DigestSettings(time=dg.clock("time", time(8, 30)), to_userids=dg.texts("to_userids"))
+    reports = _report_settings(root.sub("reports"))
     sc = root.sub("scheduler")
     scheduler = SchedulerSettings(
         enabled_in_serve=sc.flag("enabled_in_serve", True),
@@ -482,10 +553,15 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         raise ConfigError("classifier.review_score must be between 0 and 1")
     du = root.sub("duplicates")
     duplicates = DuplicateSettings(window_days=du.integer("window_days", 30))
+    qh = root.sub("quiet_hours")
+    quiet_hours = QuietHours(
+        start=qh.clock("start", QuietHours.start), end=qh.clock("end", QuietHours.end)
+    )
     if duplicates.window_days < 0:
         raise ConfigError("duplicates.window_days must not be negative")
     it = root.sub("intake")
     intake = IntakeSettings(default_limit_days=it.integer("default_limit_days", 5))
+    calendar = _calendar_settings(root.sub("calendar"))
 
     unknown = [k for reader in root.registry for k in reader.unknown_keys()]
     if unknown:
@@ -500,12 +576,93 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         people=tuple(people),
         groups=tuple(groups),
         digest=digest,
+        reports=reports,
         scheduler=scheduler,
         outbound=outbound,
         intake=intake,
         classifier=classifier,
         duplicates=duplicates,
+        quiet_hours=quiet_hours,
+        calendar=calendar,
     )
+
+
+def _check_category_deadlines(cat: Category, r: _Reader) -> None:
+    if not 0 < cat.accept_hours <= 24 * 30:
+        raise ConfigError(f"{r.key('accept_hours')} must be a positive number of hours")
+    if cat.contact_hours is not None and cat.contact_days is not None:
+        raise ConfigError(f"{r.where}: set contact_hours or contact_days, not both")
+    for key in ("contact_hours", "contact_days"):
+        v = getattr(cat, key)
+        if v is not None and v <= 0:
+            raise ConfigError(f"{r.key(key)} must be positive")
+    if cat.extensions < 0:
+        raise ConfigError(f"{r.key('extensions')} must not be negative")
+    if cat.urgent and (cat.limit_days is not None or cat.contact_days is not None):
+        key = "limit_days" if cat.limit_days is not None else "contact_days"
+        raise ConfigError(
+            f"{r.key(key)}: an urgent category counts round the clock; "
+            "use limit_hours / contact_hours"
+        )
+
+
+def _report_settings(r: _Reader) -> ReportSettings:
+    w = r.sub("weights")
+    weights = ReportWeights(
+        response=w.number("response", 0.30),
+        resolution=w.number("resolution", 0.35),
+        satisfaction=w.number("satisfaction", 0.35),
+    )
+    values = {"response": weights.response, "resolution": weights.resolution}
+    values["satisfaction"] = weights.satisfaction
+    for name, value in values.items():
+        if value < 0:
+            raise ConfigError(f"{w.key(name)} must not be negative")
+    if not sum(values.values()) > 0:
+        raise ConfigError(f"{w.where}: at least one weight must be positive")
+    return ReportSettings(
+        weights=weights,
+        weekly=r.flag("weekly", True),
+        xun=r.flag("xun", True),
+        monthly=r.flag("monthly", True),
+        time=r.clock("time", time(8, 30)),
+    )
+
+
+def _calendar_settings(r: _Reader) -> CalendarSettings:
+    try:
+        office_hours = OfficeHours.parse(r.texts("office_hours", ("08:30-12:00", "14:30-17:30")))
+    except ValueError as exc:
+        raise ConfigError(f"{r.key('office_hours')}: {exc}") from exc
+    holidays = _calendar_dates(r, "holidays")
+    workdays = _calendar_dates(r, "workdays")
+    both = sorted(set(holidays) & set(workdays))
+    if both:
+        raise ConfigError(
+            f"{r.key('holidays')} and {r.key('workdays')} both list {both[0].isoformat()}"
+        )
+    return CalendarSettings(office_hours=office_hours, holidays=holidays, workdays=workdays)
+
+
+def _calendar_dates(r: _Reader, name: str) -> tuple[date, ...]:
+    """Dates ``"2027-01-01"`` or inclusive ranges ``"2027-01-01..2027-01-03"``."""
+    out: set[date] = set()
+    for entry in r.texts(name):
+        parts = [p.strip() for p in entry.split("..")]
+        try:
+            if len(parts) > 2 or not all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", p) for p in parts):
+                raise ValueError(entry)
+            first, last = date.fromisoformat(parts[0]), date.fromisoformat(parts[-1])
+        except ValueError:
+            raise ConfigError(
+                f'{r.key(name)}: {entry!r} must be "YYYY-MM-DD" or "YYYY-MM-DD..YYYY-MM-DD"'
+            ) from None
+        if last < first:
+            raise ConfigError(f"{r.key(name)}: {entry!r} ends before it starts")
+        while first <= last:
+            out.add(first)
+            first += timedelta(days=1)
+    return tuple(sorted(out))
 
 
 def _unique(values: list[str], table: str, key: str) -> set[str]:

@@ -27,10 +27,10 @@ from typing import Any
 import requests
 from waitress.server import create_server
 
+from bot import reports
 from bot.app import MAX_BODY_BYTES, create_app
 from bot.clock import FakeClock
 from bot.config import Settings, settings_from_dict
-from bot.digest import build_digest
 from bot.fake_wecom import FakeWeCom
 from bot.outbox import make_sender
 from bot.runtime import Runtime, build_runtime
@@ -55,6 +55,11 @@ class Step:
     key: str | None = None  # remember the newest order under {key}, this message's id {key_msg}
     retry: bool = False  # WeCom re-delivers the previous callback (same msgid)
     fail_next_webhook: str | None = None  # make the fake refuse the next post to this key
+    day: int = 0  # days after DEMO_DAY (the week is compressed: only the steps run)
+    quote: str | None = None  # reply to the 办结回执 of this key's order (rating by reply)
+
+
+WEEKDAYS = "一二三四五六日"
 
 
 SCRIPT: tuple[Step, ...] = (
@@ -138,7 +143,42 @@ SCRIPT: tuple[Step, ...] = (
     Step("15:32", "xu.ke", "/签收 {fire}"),
     Step("16:00", "deng.ke", "/签收 GD-20261123-0999"),
     Step("16:20", "zhou.yan", f"@{BOT_NAME} 感谢各位领导的支持🙏", "wrk_glkj"),
+    Step(
+        "16:40",
+        "sun.hui",
+        f"@{BOT_NAME} 研究院下午突然停水了，实验室没法做实验，请尽快恢复供水",
+        "wrk_tcl",
+        key="water",
+    ),
     Step("17:10", "ma.zhuren", "/查询"),
+    # ---- the rest of the week, compressed: only these moments run
+    Step("08:50", "zhang.gong", "/签收 {water}", day=1),
+    Step("09:00", "deng.ke", "/签收 {subsidy}", day=1),
+    Step("09:10", "tang.ke", "/退单 {site} 土方外运和渣土消纳归城管部门管理，不属本局职责", day=1),
+    Step("09:30", "ma.zhuren", "/转派 {site} 城管局", day=1),
+    Step("09:40", "zhao.ke", "/签收 {site}", day=1),
+    Step("10:00", "xu.ke", "/进展 {fire} 已安排周四上午到商场现场验收", day=1),
+    Step("10:20", "lin.ke", "/签收 {noise}", day=1),
+    Step("10:30", "lin.ke", "/延期 {noise} 5 需要连续几晚夜间监测噪音取证", day=1),
+    Step("11:00", "ma.zhuren", "/批准延期 {noise}", day=1),
+    Step(
+        "14:00",
+        "li.qiang",
+        f"@{BOT_NAME} 不满意，便道一下雨就积水，车还是进不去",
+        "wrk_sfzn",
+        day=1,
+        quote="road",
+    ),
+    Step("15:00", "wang.min", f"@{BOT_NAME} /评价 {{gas}} 满意", "wrk_xjxcl", day=1),
+    Step("09:00", "liu.ke", "/签收 {road}", day=2),
+    Step("09:30", "liu.ke", "/进展 {road} 已安排在便道铺设碎石并开挖排水沟", day=2),
+    Step("17:40", "ma.zhuren", "/督办 {water} 请今天内恢复供水", day=2),
+    Step("10:00", "zhang.gong", "/办结 {water} 已更换破损的供水主管，供水恢复", day=3),
+    Step("11:00", "xu.ke", "/办结 {fire} 现场验收合格，已出具验收意见书", day=3),
+    Step("11:30", "zhao.lei", f"@{BOT_NAME} 满意，谢谢消防大队", "wrk_cngc", day=3, quote="fire"),
+    Step("16:00", "liu.ke", "/办结 {road} 便道已铺碎石并修好排水沟", day=4),
+    Step("16:30", "deng.ke", "/办结 {subsidy} 已电话指导企业在线申报稳岗补贴", day=4),
+    Step("17:00", "ma.zhuren", "/待办", day=4),
 )
 
 
@@ -219,7 +259,9 @@ class Driver:
         self.response_urls: dict[str, str] = {}  # response_url -> chatid
         self.seq = 0
 
-    def build(self, step: Step, msgid: str | None = None) -> tuple[str, dict[str, str], bytes]:
+    def build(
+        self, step: Step, msgid: str | None = None, quote: str | None = None
+    ) -> tuple[str, dict[str, str], bytes]:
         """The encrypted, signed callback for ``step``: (path, query, body)."""
         self.seq += 1
         ts = int(self.rt.clock.now().timestamp())
@@ -237,6 +279,8 @@ class Driver:
                 "msgtype": "text",
                 "text": {"content": step.text},
             }
+            if quote:
+                payload["quote"] = {"msgtype": "text", "text": {"content": quote}}
             plaintext = json.dumps(payload, ensure_ascii=False).encode()
             encrypted, signature = self.aibot.encrypt(plaintext, nonce, ts)
             path, body = "/wecom/aibot", json.dumps({"encrypt": encrypted}).encode()
@@ -260,10 +304,10 @@ class Driver:
         query = {"msg_signature": signature, "timestamp": str(ts), "nonce": nonce}
         return path, query, body
 
-    def send(self, step: Step) -> int:
+    def send(self, step: Step, quote: str | None = None) -> int:
         """POST ``step`` (or, for a retry step, the previous callback again); the status."""
         if not step.retry:
-            self.last = self.build(step)
+            self.last = self.build(step, quote=quote)
         assert self.last is not None
         path, query, body = self.last
         return self.http.post(self.url + path, params=query, data=body, timeout=10).status_code
@@ -292,8 +336,10 @@ def _run(workdir: Path | None, out: Callable[[str], None]) -> int:
             settings = load_demo_settings(fake, f"sqlite:///{dbfile}")
             clock = FakeClock(DEMO_DAY, settings.timezone)
             rt = build_runtime(settings, clock=clock, migrate=True)
-            with db.transaction(rt.sessions) as session:  # yesterday's digest went out already
+            with db.transaction(rt.sessions) as session:  # last week's reports went out already
                 repo.claim_job_run(session, "digest", DEMO_DAY.date().isoformat(), clock.now())
+                last_week = reports.last_complete("week", DEMO_DAY.date())
+                repo.claim_job_run(session, "report_week", last_week.first.isoformat(), clock.now())
             jobs = Jobs(rt, make_sender(rt), holder="demo")
             with serving(rt) as url:
                 code = _play(rt, jobs, Driver(rt, url, fake), fake, out)
@@ -314,23 +360,44 @@ def _play(
     numbers: dict[str, str] = {}
     seen = 0
     out(
-        f"gridbot 演示：{DEMO_DAY:%Y-%m-%d} 一个工作日，{len(groups)} 个企业群，"
+        f"gridbot 演示：{DEMO_DAY:%Y-%m-%d}（周一）起压缩的一周，{len(groups)} 个企业群，"
         f"{len(SCRIPT)} 条消息，经加密回调发送到 {driver.url}\n"
     )
     for step in SCRIPT:
         hh, mm = (int(x) for x in step.at.split(":"))
-        clock.set(DEMO_DAY.replace(hour=hh, minute=mm))
+        moment = (DEMO_DAY.replace(hour=hh, minute=mm) + timedelta(days=step.day)).replace(
+            tzinfo=clock.tz
+        )
+        if step.day and clock.now() < moment.replace(hour=8, minute=30):
+            # the morning: overnight retries, reminders and the daily digest go out at 08:30
+            clock.set(moment.replace(hour=8, minute=30))
+            jobs.run_all_once()
+            seen = _collect(
+                fake,
+                seen,
+                _label(clock.now()),
+                keys,
+                driver.response_urls,
+                names,
+                transcript,
+                private,
+            )
+        clock.set(moment)
+        when = _label(moment)
         if step.fail_next_webhook:
             fake.fail_next("/cgi-bin/webhook/send", errcode=45009)
         text = step.text.format(**numbers)
-        status = driver.send(Step(step.at, step.sender, text, step.chatid, retry=step.retry))
-        line = f"[{step.at}] {names.get(step.sender, step.sender)}：{text}"
+        quote = _receipt(fake, numbers[step.quote]) if step.quote else None
+        status = driver.send(
+            Step(step.at, step.sender, text, step.chatid, retry=step.retry), quote=quote
+        )
+        line = f"[{when}] {names.get(step.sender, step.sender)}：{text}"
+        if quote:
+            line += f"（回复：{quote[:24]}…）"
         if step.retry:
-            line = f"[{step.at}] （企业微信重发同一条回调，HTTP {status}，未重复登记）"
+            line = f"[{when}] （企业微信重发同一条回调，HTTP {status}，未重复登记）"
         (transcript[step.chatid] if step.chatid else private).append(
-            line
-            if step.chatid
-            else f"[{step.at}] {names.get(step.sender)} → 机器人（私聊）：{text}"
+            line if step.chatid else f"[{when}] {names.get(step.sender)} → 机器人（私聊）：{text}"
         )
         if step.key:
             with db.transaction(rt.sessions) as session:
@@ -340,15 +407,13 @@ def _play(
                 numbers[f"{step.key}_msg"] = str(repo.newest_inbound_id(session))
         clock.advance(seconds=20)
         jobs.run_all_once()
-        seen = _collect(fake, seen, step.at, keys, driver.response_urls, names, transcript, private)
-    # the rate-limited / refused post is retried after its backoff
-    clock.set(DEMO_DAY.replace(hour=18, minute=0))
+        seen = _collect(fake, seen, when, keys, driver.response_urls, names, transcript, private)
+    # the next Monday morning: the daily digest and the weekly report
+    clock.set(DEMO_DAY.replace(hour=8, minute=30) + timedelta(days=7))
     jobs.run_all_once()
-    seen = _collect(fake, seen, "18:00", keys, driver.response_urls, names, transcript, private)
-    # next morning the scheduler sends the supervisors their digest
-    clock.set(DEMO_DAY.replace(hour=8, minute=30) + timedelta(days=1))
-    jobs.run_all_once()
-    seen = _collect(fake, seen, "次日08:30", keys, driver.response_urls, names, transcript, private)
+    seen = _collect(
+        fake, seen, _label(clock.now()), keys, driver.response_urls, names, transcript, private
+    )
 
     for chatid, lines in transcript.items():
         out(f"==== 群聊：{groups[chatid]} ====")
@@ -360,16 +425,36 @@ def _play(
     with db.transaction(rt.sessions) as session:
         out(_order_table(session))
         out("")
-        out("==== 督办日报（当日）====")
+        out("==== 督办周报（本周，下周一 08:30 发出）====")
         out(
-            build_digest(
-                session, day=DEMO_DAY.date(), now=clock.now(), unknown_years=rt.unknown_years
+            reports.build_report(
+                session,
+                rt.settings,
+                rt.calendar,
+                "week",
+                DEMO_DAY.date(),
+                clock.now(),
+                rt.unknown_years,
             )
         )
         pending = repo.outbox_messages(session, status="pending")
         failed = repo.outbox_messages(session, status="failed")
     out(f"\n发件箱：待发 {len(pending)} 条，放弃 {len(failed)} 条。")
     return 0 if not failed else 1
+
+
+def _label(moment: datetime) -> str:
+    week = "下周" if (moment.date() - DEMO_DAY.date()).days >= 7 else "周"
+    return f"{week}{WEEKDAYS[moment.weekday()]} {moment:%H:%M}"
+
+
+def _receipt(fake: FakeWeCom, number: str) -> str:
+    """The 办结回执 of ``number`` as the group received it (what a reply quotes)."""
+    for r in reversed(fake.received):
+        content = str(((r.body or {}).get("text") or {}).get("content", ""))
+        if r.path.endswith("/webhook/send") and "办结回执" in content and number in content:
+            return content
+    return f"【办结回执】{number}"
 
 
 def _collect(

@@ -16,6 +16,7 @@ from bot.wecom.crypto import CallbackCrypto
 from bot.workcal import WorkCalendar
 from handlers import register_all
 from handlers.context import Context
+from handlers.deadlines import build_calendar
 from handlers.dispatch import Dispatcher
 from handlers.notify import Notifier
 from storage import db
@@ -36,6 +37,11 @@ class Runtime:
     aibot_crypto: CallbackCrypto | None
     app_crypto: CallbackCrypto | None
     unknown_years: set[int] = field(default_factory=set)
+
+    def reload_calendar(self) -> None:
+        """Pick up years imported since start-up (``gridbot calendar import``)."""
+        with db.transaction(self.sessions) as session:
+            self.calendar.replace_imported(repo.calendar_notice_days(session))
 
     def context(
         self, session: Session, *, message_id: int | None = None, now: datetime | None = None
@@ -82,7 +88,13 @@ def build_runtime(
             year,
         )
 
-    calendar = WorkCalendar(tz=clock.tz, on_unknown_year=on_unknown_year)
+    imported = []
+    if sync:  # the database is there: the years an administrator imported
+        with db.transaction(sessions) as session:
+            imported = repo.calendar_notice_days(session)
+    calendar = build_calendar(
+        settings, clock.tz, imported=imported, on_unknown_year=on_unknown_year
+    )
     wc = settings.wecom
 
     def now_ts() -> float:

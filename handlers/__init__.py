@@ -5,11 +5,50 @@ from __future__ import annotations
 from handlers.commands import ACCEPT, DISPATCH, RESOLVE, STATUS, CommandTable
 from handlers.dispatch import Dispatcher, is_command, is_group_text, is_private_text
 from handlers.intake import FILE, REQUEST, group_text, private_text
+from handlers.steps import (
+    APPROVE,
+    DAILY,
+    EXTEND,
+    MERGE,
+    PROGRESS,
+    RATE,
+    REDISPATCH,
+    REJECT,
+    REOPEN,
+    RETURN,
+    STATS,
+    SUPERVISE,
+    TODO,
+    WITHDRAW,
+)
 
 
 def register_all(dispatcher: Dispatcher) -> Dispatcher:
     """Commands first, then free text to intake. First match wins."""
-    commands = CommandTable((STATUS, REQUEST, DISPATCH, FILE, ACCEPT, RESOLVE))
+    commands = CommandTable(
+        (
+            STATUS,
+            TODO,
+            REQUEST,
+            DISPATCH,
+            FILE,
+            ACCEPT,
+            PROGRESS,
+            RETURN,
+            REDISPATCH,
+            EXTEND,
+            APPROVE,
+            REJECT,
+            RESOLVE,
+            RATE,
+            REOPEN,
+            WITHDRAW,
+            MERGE,
+            SUPERVISE,
+            STATS,
+            DAILY,
+        )
+    )
     dispatcher.add("command", is_command, commands)
     dispatcher.add("group_text", is_group_text, group_text)
     dispatcher.add("private_text", is_private_text, private_text)

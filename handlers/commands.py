@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from handlers import lifecycle as lc
 from handlers import workflow as wf
 from handlers.context import Context, Reply, UserError
 from handlers.dispatch import COMMAND_PREFIXES
@@ -100,14 +101,17 @@ def status_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines))
 
 
+def load_checked(msg: Incoming, ctx: Context, number: str, action: str) -> WorkOrder:
+    """The order, if the sender may do ``action`` to it now (:func:`handlers.lifecycle.check`)."""
+    order = load_order(ctx, number)
+    person = repo.person(ctx.session, msg.sender)
+    lc.check(action, person, msg.sender, order, dept_name(ctx, order))
+    return order
+
+
 def _act(msg: Incoming, ctx: Context, number: str, action: str, note: str = "") -> WorkOrder:
     """签收/办结 by the sender, after the roster check; the change writes its event."""
-    order = load_order(ctx, number)
-    if not wf.may_handle(repo.person(ctx.session, msg.sender), order):
-        raise UserError(
-            f"抱歉，只有{dept_name(ctx, order)}的经办人或督办人员可以"
-            f"{wf.ACTION_LABELS[action]}工单 {number}。"
-        )
+    order = load_checked(msg, ctx, number, action)
     wf.transition(ctx, order, action, msg.sender, note=note)
     return order
 
@@ -146,7 +150,9 @@ def resolve_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
         ctx,
         order,
         f"【办结回执】您反映的「{quote(order.text)}」（{order.number}）"
-        f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}",
+        f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}\n"
+        f"请评价：回复本消息「满意」「基本满意」或「不满意 原因」，"
+        f"或发送 /评价 {order.number} 满意。",
         "receipt",
     )
     return Reply(f"已办结 {order.number}，办结回执已发送到企业群。")
@@ -169,14 +175,29 @@ def dispatch_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     number, target = split_number(args, DISPATCH.usage)
     if not target:
         raise UserError(f"请写明承办部门。用法：{DISPATCH.usage}")
-    person = repo.person(ctx.session, msg.sender)
-    if person is None or "dispatcher" not in person.role_set:
-        raise UserError("抱歉，只有调度员可以派单。")
-    order = load_order(ctx, number)
+    order = load_checked(msg, ctx, number, "dispatch")
     department = find_department(ctx, target)
+    route(msg, ctx, order, department, action="dispatch", note="人工派单", headline="受理")
+    return Reply(
+        f"已将 {order.number} 派给{dept_name(ctx, order)}，办结时限 {fmt(ctx, order.deadline)}。"
+    )
+
+
+def route(
+    msg: Incoming,
+    ctx: Context,
+    order: WorkOrder,
+    department: str,
+    *,
+    action: str,
+    note: str,
+    headline: str,
+) -> None:
+    """A dispatcher sends ``order`` to ``department`` (派单 / 转派): the order moves, the decision
+    is kept as a routing example, the group and the department's officers are told."""
     category = category_for(ctx, order, department)
     suggested = order.category_code
-    wf.dispatch(ctx, order, category, department, msg.sender, note="人工派单")
+    wf.dispatch(ctx, order, category, department, msg.sender, note, action=action)
     repo.add_routing_example(
         ctx.session,
         text=order.text,
@@ -190,14 +211,11 @@ def dispatch_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     tell_requester(
         ctx,
         order,
-        f"【受理】您反映的「{quote(order.text)}」（{order.number}）"
+        f"【{headline}】您反映的「{quote(order.text)}」（{order.number}）"
         f"已转{dept_name(ctx, order)}办理，办结时限 {fmt(ctx, order.deadline)}。",
         "dispatched",
     )
     notify_officers(ctx, order)
-    return Reply(
-        f"已将 {order.number} 派给{dept_name(ctx, order)}，办结时限 {fmt(ctx, order.deadline)}。"
-    )
 
 
 def category_for(ctx: Context, order: WorkOrder, department: str) -> str:

@@ -11,6 +11,7 @@ from handlers.commands import Command, dept_name, fmt, notify_officers
 from handlers.context import Context, Reply, UserError
 from handlers.incoming import Incoming, from_payload
 from handlers.notify import quote
+from handlers.steps import rating_reply
 from nlp.decision import Decision
 from nlp.duplicates import Candidate
 from storage import repositories as repo
@@ -28,6 +29,9 @@ def group_text(msg: Incoming, ctx: Context) -> Reply | None:
     text = msg.text.strip()
     if not text:
         return Reply(BARE_MENTION_HELP)
+    rated = rating_reply(msg, ctx)
+    if rated is not None:
+        return rated
     person = repo.person(ctx.session, msg.sender)
     if person is not None and person.role_set & STAFF_ROLES:
         return None  # staff talking in a group is never filed as a request

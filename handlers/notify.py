@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from bot.outbound.split import MARKDOWN_LIMIT, TEXT_LIMIT, split_utf8
 from handlers.context import Reply
 from handlers.incoming import Incoming
 from storage import repositories as repo
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Notifier:
         rate_key: str = "",
         purpose: str = "",
         order_id: int | None = None,
+        not_before: datetime | None = None,
     ) -> list[OutboxMessage]:
         limit = MARKDOWN_LIMIT if markdown else TEXT_LIMIT
         rows = []
@@ -64,7 +66,7 @@ class Notifier:
                         status="pending",
                         attempts=0,
                         created_at=self.now,
-                        next_attempt_at=self.now,
+                        next_attempt_at=not_before or self.now,
                         purpose=purpose,
                         order_id=order_id,
                     ),
@@ -86,6 +88,7 @@ class Notifier:
         """Post into a group: its 消息推送 webhook, else the app's group chat (appchat), else
         the AI bot's response_url when that is all there is."""
         grp = repo.group(self.session, chatid)
+        held = self._quiet_until(order_id)
         if grp is not None and grp.webhook_url:
             return self._enqueue(
                 kind="webhook",
@@ -96,6 +99,7 @@ class Notifier:
                 rate_key=f"webhook:{chatid}",
                 purpose=purpose,
                 order_id=order_id,
+                not_before=held,
             )
         if grp is not None and grp.appchat_chatid:
             names = [p.name if (p := repo.person(self.session, u)) else u for u in mention]
@@ -108,6 +112,7 @@ class Notifier:
                 rate_key="app",
                 purpose=purpose,
                 order_id=order_id,
+                not_before=held,
             )
         if response_url:
             return self._enqueue(
@@ -120,6 +125,16 @@ class Notifier:
             )
         log.warning("group %s has no webhook_url or appchat_chatid; %s not sent", chatid, purpose)
         return []
+
+    def _quiet_until(self, order_id: int | None) -> datetime | None:
+        """End of the quiet hours if a group post made now must wait (never for urgent orders)."""
+        local = self.now.astimezone(ZoneInfo(self.settings.timezone))
+        release = self.settings.quiet_hours.release(local)
+        if release is None or order_id is None:
+            return release
+        order = self.session.get(WorkOrder, order_id)
+        cat = self.settings.category(order.category_code) if order and order.category_code else None
+        return None if cat is not None and cat.urgent else release
 
     @staticmethod
     def _mentions(userids: Sequence[str]) -> str:

@@ -2,48 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from handlers import lifecycle as lc
 from handlers.context import Context, UserError
+from handlers.deadlines import accept_deadline, resolve_deadline
 from handlers.incoming import Incoming
+from handlers.lifecycle import (  # noqa: F401  (re-exported: the states live in lifecycle)
+    ACCEPTED,
+    DISPATCHED,
+    LABELS,
+    MERGED,
+    OPEN_STATUSES,
+    PENDING_DISPATCH,
+    RATED,
+    RESOLVED,
+    RETURNED,
+    WITHDRAWN,
+    label,
+)
 from nlp.decision import Decision
 from storage import repositories as repo
 from storage.models import Person, WorkOrder
 
-PENDING_DISPATCH = "pending_dispatch"
-DISPATCHED = "dispatched"
-ACCEPTED = "accepted"
-RESOLVED = "resolved"
-
-LABELS = {
-    PENDING_DISPATCH: "待派单",
-    DISPATCHED: "已派单",
-    ACCEPTED: "已签收",
-    RESOLVED: "已办结",
-}
-OPEN_STATUSES = (PENDING_DISPATCH, DISPATCHED, ACCEPTED)
-
-# action -> (allowed from-states, to-state)
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "accept": ((DISPATCHED,), ACCEPTED),
-    "resolve": ((DISPATCHED, ACCEPTED), RESOLVED),
-}
-
-
-def label(status: str) -> str:
-    return LABELS.get(status, status)
-
 
 def deadline_for(ctx: Context, category_code: str, start: datetime) -> datetime:
-    cat = ctx.settings.category(category_code)
-    if cat is not None and cat.limit_hours is not None:
-        return start + timedelta(hours=cat.limit_hours)
-    days = (
-        cat.limit_days
-        if cat is not None and cat.limit_days
-        else (ctx.settings.intake.default_limit_days)
-    )
-    return ctx.calendar.add_working_days(start.astimezone(ctx.clock.tz), days)
+    return resolve_deadline(ctx.settings, ctx.calendar, category_code, start)
+
+
+def accept_deadline_for(ctx: Context, category_code: str, start: datetime) -> datetime:
+    """签收 by: the category's working hours from ``start`` (handlers.deadlines)."""
+    return accept_deadline(ctx.settings, ctx.calendar, category_code, start)
+
+
+def extensions_allowed(ctx: Context, order: WorkOrder) -> int:
+    """How many extensions the order's category allows (``extensions`` in its config)."""
+    cat = ctx.settings.category(order.category_code) if order.category_code else None
+    return cat.extensions if cat is not None else 0
 
 
 def enterprise_of(ctx: Context, msg: Incoming) -> int | None:
@@ -123,25 +118,46 @@ def create_order(
 
 
 def dispatch(
-    ctx: Context, order: WorkOrder, category: str, department: str, actor: str, note: str = ""
+    ctx: Context,
+    order: WorkOrder,
+    category: str,
+    department: str,
+    actor: str,
+    note: str = "",
+    *,
+    action: str = "dispatch",
 ) -> None:
-    """派单: 待派单 → 已派单 to ``department``; the deadline counts from now."""
-    if order.status != PENDING_DISPATCH:
+    """派单 / 转派 / 重办: to ``department``; the 签收 and 办结 clocks start again from now."""
+    if order.status not in lc.ACTIONS[action].sources:
         raise UserError(f"工单 {order.number} 当前状态为「{label(order.status)}」，不能派单。")
     now = ctx.clock.now()
     order.category_code, order.department_code = category, department
+    order.dispatched_at = now
     order.deadline = deadline_for(ctx, category, now)
-    order.status = DISPATCHED
+    order.accept_deadline = accept_deadline_for(ctx, category, now)
+    order.accepted_at = order.accepted_by = None
+    order.ext_days = order.ext_reason = order.ext_by = None
+    apply(ctx, order, action, actor, f"{category} → {department}" + (f"；{note}" if note else ""))
+
+
+def apply(ctx: Context, order: WorkOrder, action: str, actor: str, note: str = "") -> str:
+    """Move ``order`` as :data:`handlers.lifecycle.ACTIONS` says and write the event; returns
+    the state it left. The caller has checked permissions and sets the step's own fields."""
+    step = lc.ACTIONS[action]
+    from_status = order.status
+    to_status = step.target or from_status
+    order.status = to_status
     repo.add_event(
         ctx.session,
         order,
-        at=now,
+        at=ctx.clock.now(),
         actor=actor,
-        action="dispatch",
-        from_status=PENDING_DISPATCH,
-        to_status=DISPATCHED,
-        note=f"{category} → {department}" + (f"；{note}" if note else ""),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
     )
+    return from_status
 
 
 def merge_into(ctx: Context, order: WorkOrder, msg: Incoming, text: str, reason: str) -> None:
@@ -151,20 +167,10 @@ def merge_into(ctx: Context, order: WorkOrder, msg: Incoming, text: str, reason:
         order,
         at=ctx.clock.now(),
         actor=msg.sender,
-        action="merge",
+        action="join",
         from_status=order.status,
         to_status=order.status,
         note=f"{text}（{reason}）",
-    )
-
-
-def may_handle(person: Person | None, order: WorkOrder) -> bool:
-    """签收/办结: an officer of the order's department, or a supervisor."""
-    if person is None:
-        return False
-    roles = person.role_set
-    return "supervisor" in roles or (
-        "officer" in roles and person.department_code == order.department_code
     )
 
 
@@ -182,32 +188,18 @@ def may_view(person: Person | None, userid: str, order: WorkOrder) -> bool:
 
 
 def transition(ctx: Context, order: WorkOrder, action: str, actor: str, note: str = "") -> str:
-    allowed, to_status = TRANSITIONS[action]
-    if order.status not in allowed:
+    """签收 / 办结 with their own fields (permissions already checked)."""
+    if order.status not in lc.ACTIONS[action].sources:
         raise UserError(
             f"工单 {order.number} 当前状态为「{label(order.status)}」，"
-            f"不能{ACTION_LABELS[action]}。"
+            f"不能{lc.ACTIONS[action].label}。"
         )
-    from_status = order.status
     now = ctx.clock.now()
-    order.status = to_status
     if action == "accept":
         order.accepted_at, order.accepted_by = now, actor
     elif action == "resolve":
         if order.accepted_at is None:  # 办结 implies 签收
             order.accepted_at, order.accepted_by = now, actor
         order.resolved_at, order.resolved_by, order.result = now, actor, note
-    repo.add_event(
-        ctx.session,
-        order,
-        at=now,
-        actor=actor,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-    )
-    return from_status
-
-
-ACTION_LABELS = {"accept": "签收", "resolve": "办结"}
+        order.ext_days = order.ext_reason = order.ext_by = None
+    return apply(ctx, order, action, actor, note)

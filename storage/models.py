@@ -168,6 +168,19 @@ class WorkOrder(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[datetime | None]
+    accept_deadline: Mapped[datetime | None]  # 签收 by then (counted from dispatch)
+    # a pending extension request (延期申请): days, reason, who asked; cleared when decided
+    ext_days: Mapped[int | None]
+    ext_reason: Mapped[str | None] = mapped_column(Text)
+    ext_by: Mapped[str | None] = mapped_column(String(64))
+    extensions: Mapped[int] = mapped_column(default=0)  # approved extensions so far
+    rating: Mapped[str | None] = mapped_column(String(8))  # 满意 | 基本满意 | 不满意
+    rating_note: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
+    merged_into: Mapped[str | None] = mapped_column(String(32))  # the order number it joined
+    reopens: Mapped[int] = mapped_column(default=0)  # 重办 count
+    returns: Mapped[int] = mapped_column(default=0)  # 退单 count
 
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", lazy="raise"
@@ -176,19 +189,47 @@ class WorkOrder(Base):
 
 
 class OrderEvent(Base):
-    """An append-only record of every change to an order (痕迹化)."""
+    """An append-only record of every change to an order (痕迹化), hash-chained per order.
+
+    Written only by ``repositories.add_event``; ``storage.audit`` has the hash recipe.
+    """
 
     __tablename__ = "order_events"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    seq: Mapped[int]  # 1, 2, 3, … per order
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the event before
+    hash: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of this event (storage.audit)
 
     order: Mapped[WorkOrder] = relationship(back_populates="events")
+
+
+class AuditHead(Base):
+    """The newest event of an order's chain, so deleting the last events shows too."""
+
+    __tablename__ = "audit_heads"
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OrderReminder(Base):
+    """A reminder sent for an order: at most one per (order, kind, deadline)."""
+
+    __tablename__ = "order_reminders"
+    __table_args__ = (UniqueConstraint("order_id", "kind", "due"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due: Mapped[datetime]
+    sent_at: Mapped[datetime]
 
 
 class RoutingExample(Base):
@@ -252,3 +293,15 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+
+
+class CalendarDay(Base):
+    """A day of an imported holiday notice (``gridbot calendar import``): every process's
+    working calendar reads these on top of the chinesecalendar package."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # holiday|workday
+    name: Mapped[str] = mapped_column(String(64), default="")  # e.g. 春节
+    source: Mapped[str] = mapped_column(String(200), default="")  # the notice or file
+    imported_at: Mapped[datetime]

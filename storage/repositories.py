@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select, update
@@ -12,7 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from bot import config as cfg
+from bot.workcal import Notice, NoticeDay
+from storage import audit
 from storage.models import (
+    AuditHead,
+    CalendarDay,
     Category,
     ChatGroup,
     Department,
@@ -21,6 +25,7 @@ from storage.models import (
     JobRun,
     OrderCounter,
     OrderEvent,
+    OrderReminder,
     OutboxMessage,
     Person,
     RoutingExample,
@@ -192,6 +197,22 @@ def add_order(session: Session, order: WorkOrder) -> WorkOrder:
     return order
 
 
+def claim_reminder(
+    session: Session, order_id: int, kind: str, due: datetime, now: datetime
+) -> bool:
+    """Claim the one reminder of ``kind`` for this order and deadline; False if already sent."""
+    seen = session.scalar(
+        select(OrderReminder.id).where(
+            OrderReminder.order_id == order_id, OrderReminder.kind == kind, OrderReminder.due == due
+        )
+    )
+    if seen is not None:
+        return False
+    session.add(OrderReminder(order_id=order_id, kind=kind, due=due, sent_at=now))
+    session.flush()
+    return True
+
+
 def inbound_message(session: Session, message_id: int) -> InboundMessage | None:
     return session.get(InboundMessage, message_id)
 
@@ -253,15 +274,56 @@ def add_event(
     to_status: str | None,
     note: str = "",
 ) -> OrderEvent:
-    ev = OrderEvent(
-        order_id=order.id,
+    """Append an event to ``order``'s hash chain and move the chain head (``storage.audit``).
+
+    Writers of one order queue on the order row's lock (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    serialises all writers already), so two events never get the same seq or prev_hash.
+    """
+    session.execute(
+        select(WorkOrder.id).where(WorkOrder.id == order.id).with_for_update(key_share=True)
+    )
+    head = session.scalars(
+        select(AuditHead)
+        .where(AuditHead.order_id == order.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if head is None:
+        # The first event; or the head row is gone, which verify reports until this moment.
+        last = session.execute(
+            select(OrderEvent.seq, OrderEvent.hash)
+            .where(OrderEvent.order_id == order.id)
+            .order_by(OrderEvent.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, audit.GENESIS)
+        head = AuditHead(order_id=order.id, seq=seq, hash="")
+        session.add(head)
+    else:
+        seq, prev_hash = head.seq + 1, head.hash
+    digest = audit.event_hash(
+        number=order.number,
+        seq=seq,
         at=at,
         actor=actor,
         action=action,
         from_status=from_status,
         to_status=to_status,
         note=note,
+        prev_hash=prev_hash,
     )
+    ev = OrderEvent(
+        order_id=order.id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    head.seq, head.hash = seq, digest
     session.add(ev)
     session.flush()
     return ev
@@ -455,3 +517,40 @@ def overdue_orders(
         .where(WorkOrder.status.in_(open_statuses), WorkOrder.deadline < now)
         .order_by(WorkOrder.deadline)
     ).all()
+
+
+# -------------------------------------------------------------- calendar
+
+
+def calendar_notice_days(session: Session) -> list[NoticeDay]:
+    """Every imported holiday-notice day, as plain data for ``WorkCalendar(imported=...)``."""
+    rows = session.scalars(select(CalendarDay).order_by(CalendarDay.day))
+    return [
+        NoticeDay(r.day, "workday" if r.kind == "workday" else "holiday", r.name, r.source)
+        for r in rows
+    ]
+
+
+def calendar_days_of_year(session: Session, year: int) -> Sequence[CalendarDay]:
+    return session.scalars(
+        select(CalendarDay)
+        .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+        .order_by(CalendarDay.day)
+    ).all()
+
+
+def replace_calendar_year(session: Session, notice: Notice, now: datetime) -> int:
+    """Store ``notice`` as its year's imported days, replacing an earlier import of that year.
+
+    Returns how many earlier rows of the year were replaced.
+    """
+    start, end = date(notice.year, 1, 1), date(notice.year, 12, 31)
+    old = session.execute(
+        delete(CalendarDay).where(CalendarDay.day >= start, CalendarDay.day <= end)
+    )
+    session.add_all(
+        CalendarDay(day=d.day, kind=d.kind, name=d.name, source=d.source, imported_at=now)
+        for d in notice.days
+    )
+    session.flush()
+    return int(getattr(old, "rowcount", 0) or 0)

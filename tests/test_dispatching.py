@@ -189,11 +189,11 @@ def test_a_repeat_from_the_same_enterprise_joins_the_open_order(
     fake: FakeWeCom,
 ) -> None:
     post_aibot(client, aibot_peer, clock, aibot_text("d1", "ent.a", MENTION + ROAD, "chat_a"))
-    clock.advance(hours=20)
+    clock.advance(hours=24)  # the next morning, outside the quiet hours
     again = "上次说的新基地施工车辆没有路进出的问题还没解决，能不能尽快协调修临时道路"
     post_aibot(client, aibot_peer, clock, aibot_text("d2", "ent.a", MENTION + again, "chat_a"))
     assert len(orders(rt)) == 1
-    assert actions(rt) == ["intake", "dispatch", "merge"]
+    assert actions(rt) == ["intake", "dispatch", "join"]
     jobs.run("outbox")
     merged = fake.sent_to_webhook("key-a")[-1]["text"]
     assert f"已并入 {NUMBER} 一并办理" in merged["content"]

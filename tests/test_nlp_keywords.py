@@ -557,6 +557,12 @@ def test_taxonomy_keys_and_limits(taxonomy_raw: dict[str, Any]) -> None:
             "limit_hours",
             "limit_days",
             "catch_all",
+            "accept_hours",
+            "contact_hours",
+            "contact_days",
+            "start_next_day",
+            "extensions",
+            "urgent",
         }
         assert ("limit_hours" in cat) != ("limit_days" in cat), cat["code"]
         if "limit_hours" in cat:

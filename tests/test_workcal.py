@@ -24,8 +24,11 @@ import pytest
 from bot.workcal import (
     DEFAULT_OFFICE_HOURS,
     PACKAGE_YEARS,
+    DayInfo,
+    NoticeDay,
     OfficeHours,
     WorkCalendar,
+    parse_calendar_file,
     parse_notice,
 )
 
@@ -553,3 +556,221 @@ holidays = [2027-01-01, "2027-05-01..2027-05-01", "2027-05-01 .. 2027-05-03"]
 def test_parse_notice_invalid(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_notice(text)
+
+
+# ------------------------------------------------- named notices, line numbers
+
+NAMED_2027 = """\
+# 国务院办公厅关于2027年部分节假日安排的通知 (hypothetical example)
+year = 2027
+source = "国办发明电〔2026〕X号"
+
+[[holidays]]
+name = "元旦"
+days = "2027-01-01..2027-01-03"
+
+[[holidays]]
+name = "春节"
+days = "2027-02-06..2027-02-13"
+workdays = ["2027-02-14"]
+
+[[holidays]]
+name = "国庆节"
+days = ["2027-10-01..2027-10-07"]
+workdays = ["2027-09-26", "2027-10-09"]
+"""
+
+
+def test_parse_calendar_file_named_holidays() -> None:
+    notice = parse_calendar_file(NAMED_2027, default_source="file.toml")
+    assert notice.year == 2027
+    assert notice.source == "国办发明电〔2026〕X号"
+    assert len(notice.holidays) == 3 + 8 + 7
+    assert notice.workdays == [date(2027, 2, 14), date(2027, 9, 26), date(2027, 10, 9)]
+    by_day = {d.day: d for d in notice.days}
+    assert by_day[date(2027, 2, 10)] == NoticeDay(
+        date(2027, 2, 10), "holiday", "春节", "国办发明电〔2026〕X号"
+    )
+    assert by_day[date(2027, 10, 9)].kind == "workday"
+    assert by_day[date(2027, 10, 9)].name == "国庆节"
+
+
+def test_parse_calendar_file_default_source_is_the_file_name() -> None:
+    notice = parse_calendar_file('year = 2027\nholidays = ["2027-01-01"]', default_source="a.toml")
+    assert notice.source == "a.toml"
+    assert notice.days == (NoticeDay(date(2027, 1, 1), "holiday", "", "a.toml"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            NAMED_2027.replace(
+                'days = "2027-02-06..2027-02-13"', 'days = "2027-02-06..2027-02-30"'
+            ),
+            r"^line 11: notice: holidays\[1\]\.days entry '2027-02-06\.\.2027-02-30'",
+            id="bad-day-in-range",
+        ),
+        pytest.param(
+            NAMED_2027.replace('workdays = ["2027-02-14"]', 'workdays = ["2027-02-15"]'),
+            r"^line 12: notice: workdays entry '2027-02-15'.*Monday",
+            id="makeup-day-on-monday",
+        ),
+        pytest.param(
+            NAMED_2027.replace('name = "元旦"', 'nam = "元旦"'),
+            r"^line 6: notice: holidays\[0\]: unknown key\(s\) nam",
+            id="typo-in-holiday",
+        ),
+        pytest.param(
+            NAMED_2027.replace('name = "春节"\n', ""),
+            r"^line 9: notice: holidays\[1\]\.name is required",
+            id="missing-name",
+        ),
+        pytest.param(
+            NAMED_2027.replace("year = 2027", "yaer = 2027"),
+            r"^line 2: notice: unknown key\(s\) yaer",
+            id="typo-year",
+        ),
+        pytest.param(
+            NAMED_2027.replace('"2027-10-01..2027-10-07"', '"2026-10-01..2026-10-07"'),
+            r"^line 16: .*2026-10-01 is not in 2027",
+            id="wrong-year",
+        ),
+        pytest.param(
+            NAMED_2027.replace('["2027-09-26", "2027-10-09"]', '["2027-10-02"]'),
+            r"2027-10-02 is in both holidays",
+            id="workday-inside-holiday",
+        ),
+        pytest.param(
+            NAMED_2027.replace('[[holidays]]\nname = "元旦"', "[[holidays]]\nname = 元旦"),
+            r"not valid TOML.*line 6",
+            id="toml-syntax-line",
+        ),
+    ],
+)
+def test_parse_calendar_file_errors_name_line_and_key(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_calendar_file(text)
+
+
+# ------------------------------------------------------- imported notices
+
+
+def test_imported_days_at_construction_and_replace() -> None:
+    seen = Recorder()
+    notice = parse_calendar_file(NAMED_2027)
+    cal = WorkCalendar(tz=TZ, imported=notice.days, on_unknown_year=seen)
+    assert cal.known_year(2027)
+    assert cal.is_workday(date(2027, 1, 1)) is False
+    assert cal.is_workday(date(2027, 2, 14)) is True  # Sunday, makeup
+    assert cal.day_info(date(2027, 2, 8)) == DayInfo(
+        date(2027, 2, 8), False, "imported", "春节", "国办发明电〔2026〕X号"
+    )
+    cal.replace_imported([])
+    assert not cal.known_year(2027)
+    assert cal.is_workday(date(2027, 1, 1)) is True  # Friday, Monday-Friday fallback
+    assert seen.years == [2027]
+
+
+def test_imported_year_overrides_package_but_not_config() -> None:
+    # A (hypothetical) correction for 2026: 2026-03-02 off; the package says it is a working day.
+    days = [
+        NoticeDay(date(2026, 3, 2), "holiday", "地方假日"),
+        NoticeDay(date(2026, 3, 3), "holiday", "地方假日"),
+    ]
+    cal = WorkCalendar(tz=TZ, imported=days, extra_workdays=[date(2026, 3, 3)])
+    assert cal.is_workday(date(2026, 3, 2)) is False
+    assert cal.is_workday(date(2026, 3, 3)) is True  # config wins
+    assert cal.day_info(date(2026, 3, 3)).source == "config"
+    # The imported notice replaces the package for the whole year: the Spring Festival is gone.
+    assert cal.is_workday(date(2026, 2, 16)) is True
+    assert cal.is_workday(date(2026, 2, 14)) is False  # no longer a makeup working day
+
+
+def test_replace_imported_rejects_bad_kind() -> None:
+    cal = WorkCalendar(tz=TZ)
+    bad = NoticeDay(date(2027, 1, 1), "holiday")
+    object.__setattr__(bad, "kind", "vacation")
+    with pytest.raises(ValueError, match="unknown kind 'vacation'"):
+        cal.replace_imported([bad])
+
+
+# ------------------------------------------------------------- sources
+
+
+def test_day_info_sources(cal: WorkCalendar) -> None:
+    info = cal.day_info(date(2026, 2, 14))
+    assert (info.workday, info.source, info.name) == (
+        True,
+        "chinesecalendar",
+        "春节 Spring Festival",
+    )
+    info = cal.day_info(date(2026, 10, 1))
+    assert (info.workday, info.source) == (False, "chinesecalendar")
+    assert info.name.startswith("国庆节")
+    assert cal.day_info(date(2027, 1, 1)) == DayInfo(date(2027, 1, 1), True, "weekday rule")
+
+
+def test_special_days_2026_spring_festival(cal: WorkCalendar) -> None:
+    days = {i.day: i for i in cal.special_days(2026)}
+    assert days[date(2026, 2, 14)].workday is True
+    assert days[date(2026, 2, 28)].workday is True
+    assert all(not days[date(2026, 2, d)].workday for d in range(15, 24))
+    assert date(2026, 2, 24) not in days
+    assert date(2026, 3, 7) not in days  # an ordinary Saturday
+    assert {i.source for i in days.values()} == {"chinesecalendar"}
+
+
+def test_special_days_unknown_year_lists_only_config() -> None:
+    cal = WorkCalendar(tz=TZ, extra_holidays=[date(2027, 1, 1)], extra_workdays=[date(2027, 1, 2)])
+    assert cal.special_days(2027) == [
+        DayInfo(date(2027, 1, 1), False, "config"),
+        DayInfo(date(2027, 1, 2), True, "config"),
+    ]
+
+
+# ------------------------------------------------------------ missing years
+
+
+def test_missing_years_for_the_report() -> None:
+    seen = Recorder()
+    cal = WorkCalendar(tz=TZ, on_unknown_year=seen)
+    assert cal.missing_years(date(2026, 6, 1)) == []
+    assert cal.missing_years(date(2026, 11, 23)) == [2027], "warns ahead of the year turn"
+    assert cal.missing_years(date(2026, 11, 23), ahead_days=0) == []
+    cal.add_working_days(at(2026, 12, 28, 10), 5)  # counted into 2027 on the fallback
+    assert cal.missing_years(date(2026, 6, 1)) == [2027]
+    cal.replace_imported(parse_calendar_file(NAMED_2027).days)
+    assert cal.missing_years(date(2026, 11, 23)) == []
+    assert seen.years == [2027]
+
+
+# ------------------------------------------------------------ hours helpers
+
+
+def test_working_hours_between(cal: WorkCalendar) -> None:
+    assert cal.working_hours_between(at(2026, 3, 6, 17), at(2026, 3, 9, 10)) == pytest.approx(2)
+    assert cal.working_hours_between(at(2026, 3, 2, 11), at(2026, 3, 2, 15)) == pytest.approx(1.5)
+    assert cal.working_hours_between(at(2026, 3, 9, 10), at(2026, 3, 6, 17)) == pytest.approx(-2)
+
+
+def test_office_hours_parse() -> None:
+    hours = OfficeHours.parse(["08:30-12:00", " 14:30 - 17:30 "])
+    assert hours == DEFAULT_OFFICE_HOURS
+    assert hours.hours_per_day == pytest.approx(6.5)
+    assert OfficeHours.parse(["9:00-17:00"]).periods == ((time(9), time(17)),)
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        pytest.param(["8:30"], "must look like", id="no-end"),
+        pytest.param(["24:00-25:00"], "must look like", id="hour-out-of-range"),
+        pytest.param(["08:30-12:60"], "must look like", id="minute-out-of-range"),
+        pytest.param(["12:00-08:30"], "start before", id="reversed"),
+        pytest.param([], "at least one period", id="empty"),
+    ],
+)
+def test_office_hours_parse_errors(specs: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        OfficeHours.parse(specs)
