@@ -234,13 +234,14 @@ def notify_officers(ctx: Context, order: WorkOrder) -> None:
     officers = [
         p.userid for p in repo.people_with_role(ctx.session, "officer", order.department_code)
     ]
-    ctx.notify.to_users(
-        officers,
-        f"【新工单】{order.number}（{dept_name(ctx, order)}）\n诉求：{order.text}\n"
-        f"办结时限：{fmt(ctx, order.deadline)}\n请发送 /签收 {order.number} 签收。",
-        purpose="dispatch",
-        order_id=order.id,
-    )
+    lines = [f"【新工单】{order.number}（{dept_name(ctx, order)}）", f"诉求：{order.text}"]
+    if order.accept_deadline is not None:
+        lines.append(f"签收时限：{fmt(ctx, order.accept_deadline)}")
+    contact = wf.contact_deadline_for(ctx, order)
+    if contact is not None:
+        lines.append(f"首次联系企业时限：{fmt(ctx, contact)}（联系后请发送 /进展 报告）")
+    lines += [f"办结时限：{fmt(ctx, order.deadline)}", f"请发送 /签收 {order.number} 签收。"]
+    ctx.notify.to_users(officers, "\n".join(lines), purpose="dispatch", order_id=order.id)
 
 
 STATUS = Command(

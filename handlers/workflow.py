@@ -6,7 +6,7 @@ from datetime import datetime
 
 from handlers import lifecycle as lc
 from handlers.context import Context, UserError
-from handlers.deadlines import accept_deadline, resolve_deadline
+from handlers.deadlines import accept_deadline, contact_deadline, resolve_deadline
 from handlers.incoming import Incoming
 from handlers.lifecycle import (  # noqa: F401  (re-exported: the states live in lifecycle)
     ACCEPTED,
@@ -33,6 +33,13 @@ def deadline_for(ctx: Context, category_code: str, start: datetime) -> datetime:
 def accept_deadline_for(ctx: Context, category_code: str, start: datetime) -> datetime:
     """签收 by: the category's working hours from ``start`` (handlers.deadlines)."""
     return accept_deadline(ctx.settings, ctx.calendar, category_code, start)
+
+
+def contact_deadline_for(ctx: Context, order: WorkOrder) -> datetime | None:
+    """First contact with the enterprise by (the category's contact limit), or None."""
+    if order.dispatched_at is None or order.category_code is None:
+        return None
+    return contact_deadline(ctx.settings, ctx.calendar, order.category_code, order.dispatched_at)
 
 
 def extensions_allowed(ctx: Context, order: WorkOrder) -> int:

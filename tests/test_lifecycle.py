@@ -9,7 +9,7 @@ events unchanged. Then the README's tables must be the code's.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +193,62 @@ def test_events_record_from_and_to(walk_rt: Runtime) -> None:
         ("off.transport", "accept", lc.DISPATCHED, lc.ACCEPTED, ""),
         ("off.transport", "return", lc.ACCEPTED, lc.RETURNED, "属地不符"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "who", "expected"),
+    [
+        pytest.param("/待办", "off.transport", "本部门待办（共 1 件", id="todo-officer"),
+        pytest.param("/待办", "disp", "待派单、退单和延期申请：暂无", id="todo-dispatcher"),
+        pytest.param("/待办", "ent.a", "REFUSED /待办 供经办人", id="todo-enterprise"),
+        pytest.param("/统计", "boss", "区交通运输局：受理 1", id="stats-supervisor"),
+        pytest.param("/统计 交通运输局", "boss", "区交通运输局：受理 1", id="stats-dept"),
+        pytest.param("/统计", "disp", "REFUSED 抱歉，只有督办人员", id="stats-dispatcher"),
+        pytest.param("/统计", "off.transport", "REFUSED 抱歉，只有督办人员", id="stats-officer"),
+        pytest.param("/日报", "boss", "企业诉求日报", id="daily-supervisor"),
+        pytest.param("/日报", "ent.a", "REFUSED 抱歉，只有督办人员", id="daily-enterprise"),
+    ],
+)
+def test_lists_and_reports_by_role(walk_rt: Runtime, command: str, who: str, expected: str) -> None:
+    make_order(walk_rt, lc.ACCEPTED)
+    assert expected in send(walk_rt, who, command)
+
+
+def test_an_extension_is_asked_before_the_deadline_and_within_the_categorys_allowance(
+    walk_rt: Runtime, clock: FakeClock
+) -> None:
+    make_order(walk_rt, lc.ACCEPTED)
+    ask = f"/延期 {NUMBER} 3 需要协调用地"
+    assert "天数（1–30）" in send(walk_rt, "off.transport", f"/延期 {NUMBER} 三天 需要协调")
+    assert "请写明延期理由" in send(walk_rt, "off.transport", f"/延期 {NUMBER} 3")
+    assert "已提交" in send(walk_rt, "off.transport", ask)
+    assert "已有一项延期申请待审批" in send(walk_rt, "off.transport", ask)
+    assert "已批准" in send(walk_rt, "disp", f"/批准延期 {NUMBER}")
+    assert "最多可延期 1 次" in send(walk_rt, "off.transport", ask)
+    assert "没有待审批的延期申请" in send(walk_rt, "disp", f"/批准延期 {NUMBER}")
+    with db.transaction(walk_rt.sessions) as s:
+        order = repo.order_by_number(s, NUMBER)
+        assert order is not None and order.extensions == 1
+        deadline = order.deadline
+    clock.set(deadline + timedelta(minutes=1))
+    with db.transaction(walk_rt.sessions) as s:
+        order = repo.order_by_number(s, NUMBER)
+        assert order is not None
+        order.extensions = 0
+    assert "已超过办结时限" in send(walk_rt, "off.transport", ask)
+
+
+def test_an_approved_extension_adds_working_days_and_tells_the_group(
+    walk_rt: Runtime, fake: FakeWeCom
+) -> None:
+    make_order(walk_rt, lc.ACCEPTED)
+    with db.transaction(walk_rt.sessions) as s:
+        order = repo.order_by_number(s, NUMBER)
+        assert order is not None
+        order.deadline = datetime(2026, 11, 27, 17, 30, tzinfo=walk_rt.clock.tz)  # a Friday
+    send(walk_rt, "off.transport", f"/延期 {NUMBER} 3 需要协调用地")
+    answer = send(walk_rt, "boss", f"/批准延期 {NUMBER}")
+    assert "新时限 12月02日 17:30" in answer  # Mon, Tue, Wed: the weekend does not count
+    with db.transaction(walk_rt.sessions) as s:
+        [told] = [m for m in repo.outbox_messages(s, status="pending") if m.purpose == "extended"]
+        assert "新的办结时限为 12月02日 17:30" in told.content and told.mentioned == "ent.a"
