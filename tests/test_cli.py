@@ -132,3 +132,7 @@ def test_demo_runs_and_prints_the_transcripts(tmp_path: Path) -> None:
     assert "【受理】" in out and "【办结回执】" in out and "企业诉求日报" in out
     assert "未重复登记" in out and "发件箱：待发 0 条，放弃 0 条" in out
     assert "【已并入】" in out and "【待派单】" in out and "/派单 GD-" in out
+    # the compressed week
+    for mark in ("【签收提醒】", "【签收催办】", "【督办】", "【延期】", "【转派】", "【重办】"):
+        assert mark in out, mark
+    assert "退单 1 次" in out and "## 企业诉求周报 2026-11-23至2026-11-29" in out
