@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,17 @@ RESOLVE = Command(
 )
 
 
+def closest(name: str, names: Sequence[str]) -> str | None:
+    """The known command name a mistyped one most likely meant (same first character wins a
+    tie: "办节" → "办结"), or None when nothing is close."""
+    scored = [
+        (difflib.SequenceMatcher(None, name, n).ratio() + 0.1 * (n[:1] == name[:1]), n)
+        for n in names
+    ]
+    best = max(scored, default=None)
+    return best[1] if best is not None and best[0] >= 0.5 else None
+
+
 class CommandTable:
     """The commands in the order ``/帮助`` lists them; ``/帮助`` itself is always first."""
 
@@ -273,8 +285,9 @@ class CommandTable:
         name, args = parse(msg.text)
         cmd = self.by_name.get(name)
         if cmd is None:
-            known = "、".join(c.usage for c in self.commands)
-            raise UserError(f"未识别的命令“/{name}”。可用命令：{known}。发送 /帮助 查看说明。")
+            close = closest(name, list(self.by_name))
+            hint = f"您是不是要用 {self.by_name[close].usage}？" if close else ""
+            raise UserError(f"未识别的命令“/{name}”。{hint}发送 /帮助 查看全部命令。")
         return cmd.run(msg, ctx, args)
 
 

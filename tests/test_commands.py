@@ -236,3 +236,32 @@ def test_user_text_cannot_inject_mentions_into_markdown(
     [reply] = fake.sent_responses()
     assert "未识别的命令" in reply["markdown"]["content"]
     assert "<@all>" not in reply["markdown"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("办节", "办结"),
+        ("签到", "签收"),
+        ("resolv", "resolve"),
+        ("批准", "批准延期"),
+        ("xyz", None),
+    ],
+)
+def test_a_mistyped_command_gets_the_closest_one(typed: str, meant: str | None) -> None:
+    from handlers import register_all  # noqa: F401  (the table the app uses)
+    from handlers.commands import closest
+    from handlers.steps import APPROVE, TODO
+
+    names = [
+        "帮助",
+        "help",
+        "办结",
+        "resolve",
+        "签收",
+        "accept",
+        "待办",
+        *TODO.names,
+        *APPROVE.names,
+    ]
+    assert closest(typed, names) == meant
