@@ -257,6 +257,24 @@ RESOLVE = Command(
 )
 
 
+# who sees a command in /帮助 besides the lifecycle steps (None: everyone)
+EXTRA_AUDIENCE: dict[str, frozenset[str]] = {
+    "待办": frozenset({"officer", "dispatcher", "supervisor"}),
+    "立案": frozenset({"dispatcher"}),
+    "统计": frozenset({"supervisor"}),
+    "日报": frozenset({"supervisor"}),
+}
+
+
+def audience(cmd: Command) -> frozenset[str] | None:
+    """The roster roles a command is for, from the lifecycle table (a step's requester is any
+    enterprise member), else :data:`EXTRA_AUDIENCE`; None for everyone."""
+    for step in lc.ACTIONS.values():
+        if step.command == "/" + cmd.names[0]:
+            return frozenset("enterprise" if r == lc.REQUESTER else r for r in step.who)
+    return EXTRA_AUDIENCE.get(cmd.names[0])
+
+
 def closest(name: str, names: Sequence[str]) -> str | None:
     """The known command name a mistyped one most likely meant (same first character wins a
     tie: "办节" → "办结"), or None when nothing is close."""
@@ -276,8 +294,12 @@ class CommandTable:
         self.by_name = {name: c for c in self.commands for name in c.names}
 
     def help(self, msg: Incoming, ctx: Context, args: str) -> Reply:
-        lines = ["gridbot 可用命令："]
-        lines += [f"{c.usage}  {c.summary}" for c in self.commands]
+        """The commands the sender may use (enterprise staff see theirs, officers theirs…)."""
+        person = repo.person(ctx.session, msg.sender)
+        roles = (person.role_set if person is not None else set()) or {"enterprise"}
+        shown = [c for c in self.commands if (who := audience(c)) is None or who & roles]
+        lines = ["您可用的命令："]
+        lines += [f"{c.usage}  {c.summary}" for c in shown]
         lines.append("在群里 @我 并直接描述问题，即可登记诉求。")
         return Reply("\n".join(lines))
 

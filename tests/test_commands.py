@@ -177,11 +177,20 @@ def test_state_rules_are_enforced(order: str, officer: Officer, rt: Runtime) -> 
     assert [a for a, _ in status(rt)[1]] == ["intake", "dispatch", "resolve"]
 
 
-def test_help_lists_every_command(officer: Officer) -> None:
+def test_help_lists_the_senders_commands(officer: Officer) -> None:
     answer = officer.say("ent.a", "/帮助")
-    for usage in ("/帮助", "/查询", "/签收 单号", "/办结 单号 办理结果"):
+    for usage in ("/帮助", "/查询", "/诉求 内容", "/评价 单号", "/撤回 单号"):
         assert usage in answer
+    for usage in ("/签收 单号", "/派单", "/统计"):
+        assert usage not in answer
     assert officer.say("ent.a", "/help") == answer
+    officer_help = officer.say("off.transport", "/帮助")
+    for usage in ("/签收 单号", "/办结 单号 办理结果", "/退单", "/延期", "/待办"):
+        assert usage in officer_help
+    assert "/派单" not in officer_help and "/评价" not in officer_help
+    boss = officer.say("sup", "/帮助")  # dispatcher and supervisor
+    for usage in ("/派单", "/立案", "/转派", "/批准延期", "/重办", "/督办", "/统计", "/日报"):
+        assert usage in boss
 
 
 def test_status_shows_an_order_to_its_enterprise_only(order: str, officer: Officer) -> None:
