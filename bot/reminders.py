@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.runtime import Runtime
 from bot.workcal import WorkCalendar
@@ -35,6 +35,9 @@ from storage.models import WorkOrder
 log = logging.getLogger(__name__)
 WARN_AT = 0.75
 RATE_REMINDER_DAYS = 3
+# closed orders older than this are past any rating reminder (3 working days + the longest
+# Chinese holiday) and are not looked at again
+RATE_REMINDER_WINDOW = timedelta(days=21)
 ESCALATE_DAYS = 1
 NAME_IN_REPORT_DAYS = 5
 
@@ -97,11 +100,15 @@ def reminders_job(rt: Runtime, now: datetime | None = None) -> int:
     sent = 0
     with db.transaction(rt.sessions) as session:
         notify = Notifier(session, rt.settings, now)
-        for order in repo.orders(session, statuses=(*lc.HANDLING, lc.RESOLVED)):
+        orders = repo.reminder_candidates(
+            session, lc.HANDLING, now - RATE_REMINDER_WINDOW, lc.RESOLVED
+        )
+        done = repo.sent_reminders(session, [o.id for o in orders])
+        for order in orders:
             for item in reminders_for(rt, order):
-                if item.at > now or not repo.claim_reminder(
-                    session, order.id, item.kind, item.due, now
-                ):
+                if item.at > now or (order.id, item.kind, item.due) in done:
+                    continue
+                if not repo.claim_reminder(session, order.id, item.kind, item.due, now):
                     continue
                 _send(rt, notify, order, item)
                 repo.add_event(

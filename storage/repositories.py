@@ -197,6 +197,34 @@ def add_order(session: Session, order: WorkOrder) -> WorkOrder:
     return order
 
 
+def reminder_candidates(
+    session: Session, handling: Sequence[str], resolved_since: datetime, resolved: str
+) -> Sequence[WorkOrder]:
+    """Orders that can still have a reminder due: those being handled, and those closed
+    since ``resolved_since`` and not rated."""
+    stmt = select(WorkOrder).where(
+        or_(
+            WorkOrder.status.in_(handling),
+            (WorkOrder.status == resolved)
+            & (WorkOrder.resolved_at >= resolved_since)
+            & WorkOrder.rating.is_(None),
+        )
+    )
+    return session.scalars(stmt.order_by(WorkOrder.id)).all()
+
+
+def sent_reminders(session: Session, order_ids: Sequence[int]) -> set[tuple[int, str, datetime]]:
+    """(order id, kind, deadline) of every reminder already sent for these orders."""
+    if not order_ids:
+        return set()
+    rows = session.execute(
+        select(OrderReminder.order_id, OrderReminder.kind, OrderReminder.due).where(
+            OrderReminder.order_id.in_(order_ids)
+        )
+    )
+    return {(r.order_id, r.kind, r.due) for r in rows}
+
+
 def claim_reminder(
     session: Session, order_id: int, kind: str, due: datetime, now: datetime
 ) -> bool:
