@@ -135,7 +135,7 @@ def _send(rt: Runtime, notify: Notifier, order: WorkOrder, item: Due) -> None:
     session = notify.session
     dept = repo.department(session, order.department_code) if order.department_code else None
     dept_name = dept.name if dept is not None else "待派单"
-    officers = [p.userid for p in repo.people_with_role(session, "officer", order.department_code)]
+    officers = repo.userids_with_role(session, "officer", order.department_code)
     leader = [dept.leader] if dept is not None and dept.leader else []
     head = f"{order.number}（{dept_name}）「{quote(order.text, 40)}」"
     kind = item.kind
@@ -153,7 +153,7 @@ def _send(rt: Runtime, notify: Notifier, order: WorkOrder, item: Due) -> None:
         to = officers + leader
         text = f"【催办】{head} 已到办结时限 {_when(rt, item.due)}，请尽快办结或说明情况。"
     elif kind == "overdue_1":
-        to = [p.userid for p in repo.people_with_role(session, "supervisor")]
+        to = repo.userids_with_role(session, "supervisor")
         text = f"【督办】{head} 已超期一个工作日（时限 {_when(rt, item.due)}），请督办。"
     elif kind == "overdue_5":
         return  # recorded only: the supervisors' reports name it

@@ -232,9 +232,7 @@ def category_for(ctx: Context, order: WorkOrder, department: str) -> str:
 
 def notify_officers(ctx: Context, order: WorkOrder) -> None:
     """The new order, 1:1 to the officers of its department."""
-    officers = [
-        p.userid for p in repo.people_with_role(ctx.session, "officer", order.department_code)
-    ]
+    officers = repo.userids_with_role(ctx.session, "officer", order.department_code)
     lines = [f"【新工单】{order.number}（{dept_name(ctx, order)}）", f"诉求：{order.text}"]
     if order.accept_deadline is not None:
         lines.append(f"签收时限：{fmt(ctx, order.accept_deadline)}")

@@ -58,7 +58,7 @@ def ask_dispatchers(ctx: Context, msg: Incoming, text: str, decision: Decision) 
         else ""
     )
     ctx.notify.to_users(
-        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        repo.userids_with_role(ctx.session, "dispatcher"),
         f"【待确认】{where} {who}：「{quote(text)}」\n"
         f"可能是诉求（把握 {decision.request_score:.0%}{hint}），未自动登记。"
         f"如需登记请发送 /立案 {ctx.message_id}；不是诉求则无需处理。",
@@ -217,7 +217,7 @@ def notify_dispatchers(ctx: Context, order: WorkOrder, decision: Decision) -> No
     ]
     lines.append(f"请发送 /派单 {order.number} 部门 派单。")
     ctx.notify.to_users(
-        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        repo.userids_with_role(ctx.session, "dispatcher"),
         "\n".join(lines),
         purpose="queue",
         order_id=order.id,
@@ -238,7 +238,7 @@ def flag_cluster(ctx: Context, order: WorkOrder, related: list[str]) -> None:
         note=f"疑似与 {numbers} 为同一问题",
     )
     ctx.notify.to_users(
-        [p.userid for p in repo.people_with_role(ctx.session, "dispatcher")],
+        repo.userids_with_role(ctx.session, "dispatcher"),
         f"【疑似同一问题】{order.number}「{quote(order.text)}」与其他企业的 {numbers} "
         f"可能是同一问题，请统筹办理。",
         purpose="cluster",

@@ -8,12 +8,12 @@ Each command checks the sender against :data:`handlers.lifecycle.ACTIONS` first
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from handlers import lifecycle as lc
 from handlers import workflow as wf
 from handlers.commands import (
+    ORDER_NUMBER,
     Command,
     dept_name,
     find_department,
@@ -50,13 +50,13 @@ def _tell_users(
 
 
 def _staff(ctx: Context, role: str) -> list[str]:
-    return [p.userid for p in repo.people_with_role(ctx.session, role)]
+    return repo.userids_with_role(ctx.session, role)
 
 
 def _officers(ctx: Context, order: WorkOrder) -> list[str]:
     if order.department_code is None:
         return []
-    return [p.userid for p in repo.people_with_role(ctx.session, "officer", order.department_code)]
+    return repo.userids_with_role(ctx.session, "officer", order.department_code)
 
 
 # ---------------------------------------------------------------- 进展
@@ -285,15 +285,13 @@ RATE = Command(
     ("评价", "rate"), "/评价 单号 满意|基本满意|不满意 [意见]", "诉求人评价办理结果", rate_cmd
 )
 
-RECEIPT_NUMBER = re.compile(r"GD-\d{8}-\d{4,}")
-
 
 def rating_reply(msg: Incoming, ctx: Context) -> Reply | None:
     """A reply to a 办结回执 that says 满意 / 基本满意 / 不满意 …: the requester's rating."""
     if not msg.quote_text or "办结回执" not in msg.quote_text:
         return None
     parsed = parse_rating(msg.text)
-    found = RECEIPT_NUMBER.search(msg.quote_text)
+    found = ORDER_NUMBER.search(msg.quote_text)
     if parsed is None or found is None:
         return None
     order = load_order(ctx, found.group(0))
@@ -485,7 +483,10 @@ def daily_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
     from bot.digest import build_digest  # the scheduler's digest, on demand
 
     now = ctx.clock.now().astimezone(ctx.clock.tz)
-    return Reply(build_digest(ctx.session, day=now.date(), now=now), markdown=True)
+    text = build_digest(
+        ctx.session, day=now.date(), now=now, settings=ctx.settings, calendar=ctx.calendar
+    )
+    return Reply(text, markdown=True)
 
 
 DAILY = Command(("日报", "daily"), "/日报", "督办人员查看今日日报", daily_cmd)

@@ -125,6 +125,11 @@ def people_with_role(
     return [p for p in session.scalars(stmt.order_by(Person.userid)) if role in p.role_set]
 
 
+def userids_with_role(session: Session, role: str, department_code: str | None = None) -> list[str]:
+    """The WeCom userids of :func:`people_with_role` (who to tell)."""
+    return [p.userid for p in people_with_role(session, role, department_code)]
+
+
 # ---------------------------------------------------------------- inbox
 
 
