@@ -118,6 +118,42 @@ _ANSWER = re.compile(
     r"|已(?:经)?(?:联系|转|登记|反馈)|预计)|(?:就行|就可以)\W*$|网上(?:预约|办)|全程网办|窗口(?:递交|办理)"
 )
 _OVER = re.compile(r"多亏|幸好|还好|虚惊|原来是|都过去了|后来(?:搞定|好了|下来|解决|才知道)|那次")
+# Round 3 (2026-12-01), one signal per family of the labelling guide's borderline rules; the
+# blend weighs each (nlp.trained). Chatter: a story from the past ("当年…", "记得刚来…"); a cause
+# found or a fix done ("查清了，是…", "换了之后再没…", "已经清走"); a reply telling someone
+# where to go or what it takes ("可以到…", "只需要…", "我们查了"); an instruction inside one
+# enterprise ("小刘，…", "各班组…"); a joke ("就当…", "要是…就好了"). Requests: a problem that
+# came back ("又停了", "可今天又…"); a complaint about handling ("说好…", "根本没…", "这都…");
+# a question to the members about a government matter (peer_gov: rule 2); a flat outage or
+# hazard report ("没水了", "跳闸", "困人") that is not a notice.
+_PAST = re.compile(r"当年|那会儿?|记得|前年|去年|以前|第一次来|刚来|想起来|那时候?|当时|前阵子|之前也")
+_RESOLVED = re.compile(
+    r"查清|是(?:我们|你们)?(?:自己|楼内|内部)|的问题,|换了(?:就|之后)|再没|没再"
+    r"|已经?(?:拧紧|合上|清走|清理|清出|清掉|整改|填平|抽干)|搞错了|不好意思|属于企业自有"
+)
+_REPLY = re.compile(
+    r"可以(?:到|找|去|在|直接|申报|申请|拒绝)|(?:要|需要|得)(?:到|找|去)\S{0,8}(?:申请|办|问)"
+    r"|一般不需要|不单独|会安排|有结果再|电话在|私发|随时问|已受理|正在往|马上到|稍等|只需要"
+    r"|不用申请|回复了|请大家不要|我们查了"
+)
+_INTERNAL = re.compile(r"^@?\s*(?:小|阿|老)\S{1,2}[\s,，]|各班组|各车间|行政部|你去|发我|给我看")
+_JOKE = re.compile(r"就当|正好|要是.{0,12}就好了|哈哈|用爱|顺便|减肥|锻炼身体|摸鱼")
+_AGAIN = re.compile(
+    r"又(?:停|断|坏|跳|漏|堵|没|黑|凉|摆|起来|报错|回)|还是(?:没|不|冷|卡|黑)"
+    r"|第[二三四五](?:回|次)|可.{0,8}又"
+)
+_COMPLAINT = re.compile(
+    r"说好|结果呢|从来没|根本没|推了|那属于谁|到底谁|已经是第|这都|现在(?:已经|都)|卡着没动"
+    r"|没回音|没下文|没人来|再没来"
+)
+_GOV_MATTER = re.compile(
+    r"补贴|补助|奖励|政策|部门|申请|申报|审批|许可|备案|社保|税|执照|落户|户口|认定|证|窗口|办理"
+    r"|找谁|哪个部门|园区的|公租房|人才"
+)
+_FLAT = re.compile(
+    r"(?<!预告)(?<!通知)(?:停|断|没)(?:电|水|气|网|热水)(?!预告|通知|的事|了吗|准备|检修|前)"
+    r"|跳闸|困人|漏(?:水|电|气)|积水|发臭|好臭|好吵|坑|不热|不制冷|水压"
+)
 _WEAK = re.compile(
     r"协调|帮忙|帮助|帮我|解决|处理|支持|安排|对接|落实|办理|申请|指导|跟进|关心"
     r"|关注|看看|看下|核实|排查|检查|维修|抢修"
@@ -175,6 +211,15 @@ class _Signals:
     peer: bool = False  # a question or offer to the other members (_PEER)
     answer: bool = False  # an officer's answer (_ANSWER)
     over: bool = False  # a problem told as over (_OVER)
+    past: bool = False  # a story from the past (_PAST)
+    resolved: bool = False  # a cause found or a fix done (_RESOLVED)
+    reply: bool = False  # where to go or what it takes (_REPLY)
+    internal: bool = False  # an instruction inside one enterprise (_INTERNAL)
+    joke: bool = False  # (_JOKE)
+    again: bool = False  # a problem that came back (_AGAIN)
+    complaint: bool = False  # about how a request is handled (_COMPLAINT)
+    peer_gov: bool = False  # a question to the members about a government matter
+    flat: bool = False  # a flat outage or hazard report (_FLAT)
 
 
 def _blank(pattern: re.Pattern[str], clause: str) -> tuple[str, list[int]]:
@@ -190,11 +235,21 @@ def _blank(pattern: re.Pattern[str], clause: str) -> tuple[str, list[int]]:
 
 def _signals(raw: str) -> _Signals:
     sig = _Signals()
-    text = _MENTION.sub(" ", normalize(raw))
+    normalized = normalize(raw)
+    text = _MENTION.sub(" ", normalized)
     whole = text.strip()
     sig.peer = _PEER.search(whole) is not None
     sig.answer = _ANSWER.search(whole) is not None
     sig.over = _OVER.search(whole) is not None
+    sig.past = _PAST.search(whole) is not None
+    sig.resolved = _RESOLVED.search(whole) is not None
+    sig.reply = _REPLY.search(whole) is not None
+    sig.internal = _INTERNAL.search(normalized.strip()) is not None  # "@小李 …" counts
+    sig.joke = _JOKE.search(whole) is not None
+    sig.again = _AGAIN.search(whole) is not None
+    sig.complaint = _COMPLAINT.search(whole) is not None
+    sig.peer_gov = sig.peer and _GOV_MATTER.search(whole) is not None
+    sig.flat = _FLAT.search(whole) is not None
     text, stickers = _blank(_STICKER, text)
     text, emoji = _blank(_EMOJI, text)
     sig.emoji = bool(stickers or emoji)

@@ -79,7 +79,21 @@ KINDS = ("router", "detector")
 BLOCKS = ("words", "chars", "head")
 ARRAYS = ("idf", "coef", "intercept")
 BLEND_KEYS = ("detector", "keywords", "bias")  # required in a blend
-BLEND_SIGNALS = ("peer", "answer", "over")  # optional in a blend: weights of keyword cues
+# optional in a blend: weights of keyword cues (nlp.keywords._Signals)
+BLEND_SIGNALS = (
+    "peer",
+    "answer",
+    "over",
+    "past",
+    "resolved",
+    "reply",
+    "internal",
+    "joke",
+    "again",
+    "complaint",
+    "peer_gov",
+    "flat",
+)
 MEMBERS = ("meta.json", "vocabulary.json", *(f"{name}.npy" for name in ARRAYS))
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # a zip bomb is refused before it is inflated
 _FLOAT_KINDS = ("f",)

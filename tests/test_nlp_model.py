@@ -25,7 +25,7 @@ from nlp.decision import CategoryRule
 from nlp.features import CountCorpus, FeatureSettings, Featurizer, analyse, gram_key
 from nlp.keywords import KeywordClassifier
 from nlp.linear import LinearTextModel, train_table
-from nlp.modelfile import ModelFileError
+from nlp.modelfile import BLEND_SIGNALS, ModelFileError
 from nlp.tokenizer import Tokenizer
 from nlp.trained import (
     CHATTER,
@@ -576,7 +576,7 @@ def test_build_default_and_held_out(
     assert not clf.classify("好的谢谢👍").is_request
     blend = clf.detector.blend
     assert blend is not None
-    assert set(blend) == {"detector", "keywords", "bias", "peer", "answer", "over"}
+    assert set(blend) == {"detector", "keywords", "bias", *BLEND_SIGNALS}
     assert blend["detector"] > 0  # the detector's probability counts for a request
     clf.detector.save(tmp_path / "detector.gbm")
     assert LinearTextModel.load(tmp_path / "detector.gbm", tokenizer).blend == blend
