@@ -126,7 +126,9 @@ _OVER = re.compile(r"多亏|幸好|还好|虚惊|原来是|都过去了|后来(?
 # came back ("又停了", "可今天又…"); a complaint about handling ("说好…", "根本没…", "这都…");
 # a question to the members about a government matter (peer_gov: rule 2); a flat outage or
 # hazard report ("没水了", "跳闸", "困人") that is not a notice.
-_PAST = re.compile(r"当年|那会儿?|记得|前年|去年|以前|第一次来|刚来|想起来|那时候?|当时|前阵子|之前也")
+_PAST = re.compile(
+    r"当年|那会儿?|记得|前年|去年|以前|第一次来|刚来|想起来|那时候?|当时|前阵子|之前也"
+)
 _RESOLVED = re.compile(
     r"查清|是(?:我们|你们)?(?:自己|楼内|内部)|的问题,|换了(?:就|之后)|再没|没再"
     r"|已经?(?:拧紧|合上|清走|清理|清出|清掉|整改|填平|抽干)|搞错了|不好意思|属于企业自有"
