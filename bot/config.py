@@ -35,6 +35,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "GRIDBOT_WECOM_APP_SECRET": "wecom.app.secret",
     "GRIDBOT_WECOM_APP_AGENT_ID": "wecom.app.agent_id",
     "GRIDBOT_CLASSIFIER_MODEL": "classifier.model",
+    "GRIDBOT_CLASSIFIER_CACHE_DIR": "classifier.cache_dir",
 }
 
 
@@ -182,6 +183,8 @@ class ClassifierSettings:
     min_confidence: float = 0.5  # below this an order waits for a dispatcher (待派单)
     words: tuple[str, ...] = ()  # park and place names the tokenizer keeps whole
     review_score: float = 0.5  # not a request, but this likely: the dispatchers may file it
+    # where the trained default models are kept between runs (nlp.cache); "" = train every time
+    cache_dir: str = "~/.cache/gridbot"
 
 
 @dataclass(frozen=True)
@@ -546,6 +549,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
         min_confidence=cl.number("min_confidence", 0.5),
         words=cl.texts("words"),
         review_score=cl.number("review_score", 0.5),
+        cache_dir=cl.text("cache_dir", ClassifierSettings.cache_dir),
     )
     if not 0.0 <= classifier.min_confidence <= 1.0:
         raise ConfigError("classifier.min_confidence must be between 0 and 1")

@@ -6,7 +6,9 @@ roster lives in the config, so a changed roster means a restart, which rebuilds 
 
 The classifier is :class:`nlp.trained.TrainedClassifier`: the request detector and the router
 trained at start-up on the corpus shipped in ``nlp/data/corpus`` plus the configured
-categories' names and keywords (the default model, about 2 s), the keyword rules as the floor.
+categories' names and keywords (the default model, about 3 s; kept in ``[classifier]
+cache_dir`` and reused by later processes while nothing it depends on changes, see
+:mod:`nlp.cache`), the keyword rules as the floor.
 ``[classifier] model`` replaces the router by a model file made with ``gridbot train``.
 """
 
@@ -81,7 +83,9 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
 def build_language(settings: Settings, *, corpus_dir: str | Path = CORPUS_DIR) -> Language:
     tokenizer = build_tokenizer(settings)
     rules = category_rules(settings)
-    classifier = build_default(rules, tokenizer, corpus_dir)
+    classifier = build_default(
+        rules, tokenizer, corpus_dir, cache_dir=settings.classifier.cache_dir or None
+    )
     if settings.classifier.model:
         router = load_router(settings.classifier.model, tokenizer)
         known = [label for label in router.labels if label in classifier.rules]

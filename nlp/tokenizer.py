@@ -58,6 +58,15 @@ class Tokenizer:
         """The private jieba instance (never jieba's global default one)."""
         return self._jieba
 
+    @property
+    def hmm(self) -> bool:
+        return self._hmm
+
+    @property
+    def added_words(self) -> frozenset[str]:
+        """Every word taught to jieba on top of its dictionary (normalized)."""
+        return frozenset(self._added)
+
     def add_words(self, words: Iterable[str]) -> None:
         """Teach jieba more words (setup time only: not while other threads segment)."""
         for word in words:

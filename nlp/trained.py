@@ -10,9 +10,10 @@ Detection
     other members, an answer or reply, a problem told as over, a story from the past, a cause
     found, an instruction inside one enterprise, a joke — and of requests that look like chatter
     — a problem that came back, a complaint about handling, a question to the members about a
-    government matter, a flat outage or hazard report) as ``sigmoid(a logit(p) + b logit(k) + sum(w_s s) + c)`` when the detector carries a
-    ``blend`` (fitted by logistic regression, ``C = BLEND_C``, on the detector's out-of-fold
-    probabilities of its training lines, see :func:`train_detector`) — or, without a detector,
+    government matter, a flat outage or hazard report) as
+    ``sigmoid(a logit(p) + b logit(k) + sum(w_s s) + c)`` when the detector carries a ``blend``
+    (fitted by logistic regression, ``C = BLEND_C``, on the detector's out-of-fold probabilities
+    of its training lines, see :func:`train_detector`) — or, without a detector,
     the keyword classifier's score; ``is_request`` is ``request_score >= threshold``
     (``DEFAULT_THRESHOLD`` with a detector, chosen by train CV to file <= 2% of chatter; the
     detector reads stickers and emoji as one marker, see :func:`detector_text`). With
@@ -364,34 +365,51 @@ def train_router(
 
 
 def build_default(
-    rules: Sequence[CategoryRule], tokenizer: Tokenizer, corpus_dir: str | Path
+    rules: Sequence[CategoryRule],
+    tokenizer: Tokenizer,
+    corpus_dir: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
 ) -> TrainedClassifier:
     """Train the detector on ``detection.tsv`` [train] and the router on ``routing.tsv`` [train].
 
     The keyword classifier is built first (it teaches the tokenizer the category keywords, so
     training and classification cut texts the same way). A missing corpus file leaves that
-    model out (the keyword classifier does its part) and is logged.
+    model out (the keyword classifier does its part) and is logged. With ``cache_dir``, the two
+    trained models are kept there and reused while nothing they depend on changes
+    (:mod:`nlp.cache`).
     """
+    from nlp import cache
+
     started = time.perf_counter()
     keyword = KeywordClassifier(rules, tokenizer)
     corpus = Path(corpus_dir)
-    detector = router = None
     det_path, route_path = corpus / DETECTION_FILE, corpus / ROUTING_FILE
-    routed = read_corpus(route_path) if route_path.is_file() else []
-    if det_path.is_file():
-        detector = train_detector(
-            read_corpus(det_path, (REQUEST, CHATTER)),
-            tokenizer,
-            extra_requests=[e.text for e in routed if e.split == "train"],
-            keyword=keyword,
-            source=f"{DETECTION_FILE} [train] + {ROUTING_FILE} [train] as requests",
-        )
-    else:
+    files = {"detector": det_path, "router": route_path}
+    present = {kind for kind, path in files.items() if path.is_file()}
+
+    def train() -> cache.Models:
+        routed = read_corpus(route_path) if route_path.is_file() else []
+        detector = router = None
+        if det_path.is_file():
+            detector = train_detector(
+                read_corpus(det_path, (REQUEST, CHATTER)),
+                tokenizer,
+                extra_requests=[e.text for e in routed if e.split == "train"],
+                keyword=keyword,
+                source=f"{DETECTION_FILE} [train] + {ROUTING_FILE} [train] as requests",
+            )
+        if routed:
+            router = train_router(routed, rules, tokenizer, source=f"{ROUTING_FILE} [train]")
+        return {"detector": detector, "router": router}
+
+    key = cache.cache_key(rules, tokenizer, [det_path, route_path]) if cache_dir else ""
+    models = cache.load_or_train(cache_dir or None, key, tokenizer, train, present)
+    detector, router = models["detector"], models["router"]
+    if detector is None:
         log.warning("no %s: request detection by keywords", det_path)
-    if routed:
-        router = train_router(routed, rules, tokenizer, source=f"{ROUTING_FILE} [train]")
-    else:
-        log.warning("no %s: routing by keywords", route_path)
+    if router is None:
+        log.warning("no usable %s: routing by keywords", route_path)
     log.info("trained classifier built in %.2f s", time.perf_counter() - started)
     return TrainedClassifier(rules, tokenizer, router=router, detector=detector, keyword=keyword)
 

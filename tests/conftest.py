@@ -191,9 +191,29 @@ def make_settings(fake: FakeWeCom, db_url: str = "sqlite://", **overrides: Any) 
             },
         }
     )
+    raw["classifier"] = {**raw.get("classifier", {}), "cache_dir": _CLASSIFIER_CACHE[0]}
     for key, value in overrides.items():
         raw[key] = {**raw.get(key, {}), **value}
     return settings_from_dict(raw)
+
+
+# the trained default models are cached in a directory of this test session only (never in the
+# user's ~/.cache): set by the session fixture below, read by make_settings and, through the
+# environment, by every config file a test loads
+_CLASSIFIER_CACHE = [""]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def classifier_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("classifier-cache")
+    _CLASSIFIER_CACHE[0] = str(folder)
+    before = os.environ.get("GRIDBOT_CLASSIFIER_CACHE_DIR")
+    os.environ["GRIDBOT_CLASSIFIER_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("GRIDBOT_CLASSIFIER_CACHE_DIR", None)
+    else:
+        os.environ["GRIDBOT_CLASSIFIER_CACHE_DIR"] = before
 
 
 @pytest.fixture

@@ -1,0 +1,132 @@
+"""An on-disk cache of the default classifier's two trained models.
+
+Training the default detector and router from the shipped corpus takes a few seconds, and every
+gridbot process (``serve``, ``tick``, each CLI command) needs them. :func:`load_or_train` keeps
+the two models as model files (:mod:`nlp.modelfile`: no code runs when one is loaded) named by a
+key that changes whenever anything that shapes them changes: the corpus files, the category
+rules, the tokenizer's vocabulary, the source of the ``nlp`` modules that train and read them,
+and the versions of numpy, scipy, scikit-learn and jieba. A missing, unreadable or damaged cache
+entry is trained again and rewritten (atomically: write to a temporary file, then rename), so
+the cache can always be deleted. A cache directory that cannot be written only costs the time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+
+from nlp import modelfile
+from nlp.decision import CategoryRule
+from nlp.linear import LinearTextModel
+from nlp.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+# the modules whose code decides what training produces or how a model file is read
+SOURCES = ("decision", "features", "keywords", "linear", "modelfile", "tokenizer", "trained")
+PACKAGES = ("numpy", "scipy", "scikit-learn", "jieba")
+KINDS = ("detector", "router")
+
+Models = dict[str, LinearTextModel | None]
+
+
+def cache_key(
+    rules: Sequence[CategoryRule], tokenizer: Tokenizer, corpus_files: Sequence[Path]
+) -> str:
+    """A hex digest of everything the default models depend on."""
+    h = hashlib.sha256()
+
+    def part(label: str, data: bytes) -> None:
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    here = Path(__file__).resolve().parent
+    for name in SOURCES:
+        part(name, (here / f"{name}.py").read_bytes())
+    for package in PACKAGES:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "?"
+        part(package, version.encode())
+    for path in corpus_files:
+        part(path.name, path.read_bytes() if path.is_file() else b"<missing>")
+    described = [[r.code, r.name, r.department, list(r.keywords), r.catch_all] for r in rules]
+    part("rules", json.dumps(described, ensure_ascii=False).encode())
+    part("words", "\n".join(sorted(tokenizer.added_words)).encode())
+    part("hmm", str(tokenizer.hmm).encode())
+    return h.hexdigest()
+
+
+def _paths(directory: Path, key: str) -> dict[str, Path]:
+    return {kind: directory / f"default-{key[:24]}-{kind}.gbm" for kind in KINDS}
+
+
+def _load(paths: dict[str, Path], tokenizer: Tokenizer, present: set[str]) -> Models | None:
+    """The cached models, or None when an expected file is missing or refused."""
+    out: Models = {}
+    for kind, path in paths.items():
+        if kind not in present:
+            out[kind] = None
+            continue
+        if not path.is_file():
+            return None  # not trained yet under this key
+        try:
+            model = LinearTextModel.load(path, tokenizer)
+        except (OSError, modelfile.ModelFileError) as exc:
+            log.warning("classifier cache: %s is unusable (%s); training again", path.name, exc)
+            return None
+        if model.kind != kind:
+            log.warning("classifier cache: %s holds a %s; training again", path.name, model.kind)
+            return None
+        out[kind] = model
+    return out
+
+
+def _store(paths: dict[str, Path], models: Models) -> None:
+    for kind, model in models.items():
+        if model is None:
+            continue
+        target = paths[kind]
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            model.save(tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def load_or_train(
+    directory: str | Path | None,
+    key: str,
+    tokenizer: Tokenizer,
+    train: Callable[[], Models],
+    present: set[str],
+) -> Models:
+    """The default models from ``directory`` under ``key``, or ``train()`` and store them.
+
+    ``present``: the kinds the corpus can train (a missing corpus file means no model of that
+    kind, then nothing is cached for it). ``directory`` None: no cache, always train."""
+    if directory is None:
+        return train()
+    folder = Path(directory).expanduser()
+    paths = _paths(folder, key)
+    cached = _load(paths, tokenizer, present)
+    if cached is not None:
+        log.info("default classifier loaded from the cache in %s", folder)
+        return cached
+    models = train()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _store(paths, models)
+    except OSError as exc:
+        log.warning("classifier cache: cannot write to %s (%s)", folder, exc.strerror or exc)
+    return models
