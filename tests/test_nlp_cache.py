@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,14 @@ from nlp.cache import cache_key
 from nlp.decision import CategoryRule
 from nlp.tokenizer import Tokenizer
 from nlp.trained import TrainedClassifier, build_default
-from tests.test_nlp_model import detection_lines, routing_lines, split_rows, write_tsv
+from tests.test_nlp_model import (
+    detection_lines,
+    routing_lines,
+    split_rows,
+    taxonomy_rules,
+    write_tsv,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
     "@企业服务助手 厂区门口道路坑洼，能否帮忙处理？",
     "好的谢谢👍",
@@ -28,17 +32,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def rules() -> list[CategoryRule]:
-    raw = tomllib.loads((ROOT / "bot" / "demo_data" / "taxonomy.toml").read_text("utf-8"))
-    return [
-        CategoryRule(
-            code=c["code"],
-            name=c["name"],
-            department=c["department"],
-            keywords=tuple(c.get("keywords", ())),
-            catch_all=c.get("catch_all", False),
-        )
-        for c in raw["categories"]
-    ]
+    return taxonomy_rules()
 
 
 @pytest.fixture

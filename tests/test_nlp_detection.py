@@ -9,33 +9,21 @@ between members). They pin clear cases only; the held-out figures are in ``bench
 from __future__ import annotations
 
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from nlp.decision import CategoryRule
 from nlp.tokenizer import Tokenizer
 from nlp.trained import DEFAULT_THRESHOLD, TrainedClassifier, build_default
+from tests.test_nlp_model import taxonomy_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-TAXONOMY = ROOT / "bot" / "demo_data" / "taxonomy.toml"
 CORPUS = ROOT / "nlp" / "data" / "corpus"
 
 
 @pytest.fixture(scope="module")
 def clf() -> TrainedClassifier:
-    raw = tomllib.loads(TAXONOMY.read_text(encoding="utf-8"))
-    rules = [
-        CategoryRule(
-            code=c["code"],
-            name=c["name"],
-            department=c["department"],
-            keywords=tuple(c.get("keywords", ())),
-            catch_all=c.get("catch_all", False),
-        )
-        for c in raw["categories"]
-    ]
+    rules = taxonomy_rules()
     started = time.perf_counter()
     built = build_default(rules, Tokenizer(), CORPUS)
     assert time.perf_counter() - started < 10  # start-up cost (about 2 s alone)

@@ -104,8 +104,8 @@ def split_rows(rows: list[tuple[str, str]], eval_every: int = 4) -> list[tuple[s
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def rules() -> list[CategoryRule]:
+def taxonomy_rules() -> list[CategoryRule]:
+    """The category rules of the shipped demo taxonomy."""
     raw = tomllib.loads((ROOT / "bot" / "demo_data" / "taxonomy.toml").read_text("utf-8"))
     return [
         CategoryRule(
@@ -113,6 +113,11 @@ def rules() -> list[CategoryRule]:
         )
         for c in raw["categories"]
     ]
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[CategoryRule]:
+    return taxonomy_rules()
 
 
 @pytest.fixture(scope="module")
