@@ -63,10 +63,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    per_class = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
-    out: np.ndarray = per_class[y]
+def _balanced_weights(y: np.ndarray, n_classes: int, base: np.ndarray | None = None) -> np.ndarray:
+    """Weights ``base`` (default 1) scaled so that every class present weighs the same in total."""
+    base = np.ones(len(y)) if base is None else np.asarray(base, dtype=np.float64)
+    counts = np.bincount(y, weights=base, minlength=n_classes)
+    safe = np.where(counts > 0, counts, 1.0)
+    per_class = np.where(counts > 0, base.sum() / (n_classes * safe), 0.0)
+    out: np.ndarray = base * per_class[y]
     return out
 
 
@@ -204,21 +207,26 @@ class LinearTextModel:
         kind: str = "router",
         seed: int = 0,
         extra: Sequence[tuple[str, str]] = (),
-        extra_weight: float = 1.0,
+        extra_weight: float | Sequence[float] = 1.0,
         settings: FeatureSettings | None = None,
         c: float = SVM_C,
         calibration_folds: int = CALIBRATION_FOLDS,
         class_bias: bool = False,
+        balance_extra: bool = False,
         source: str = "",
         label_to_department: Mapping[str, str] | None = None,
     ) -> LinearTextModel:
         """Train on ``texts``/``labels`` plus ``extra`` (text, label) examples.
 
         ``extra`` examples (e.g. category keywords) are always in the training data, with
-        sample weight ``extra_weight``, and never held out for calibration. ``class_bias``: with
-        more than two labels, also fit a bias per class in the calibration (see the module
-        docstring); ignored (with a warning) when a label has examples only in ``extra`` or there
-        are too few examples to calibrate. Deterministic for a given ``seed``.
+        sample weight ``extra_weight`` (one number, or one per extra example), and never held
+        out for calibration. By default the class-balanced weights count every extra example
+        as one whole example; ``balance_extra`` counts it by its weight instead (so many
+        low-weight extra examples, e.g. pseudo-labelled ones, do not dilute their class's
+        labelled examples). ``class_bias``: with more than two labels, also fit a bias per class
+        in the calibration (see the module docstring); ignored (with a warning) when a label has
+        examples only in ``extra`` or there are too few examples to calibrate. Deterministic for
+        a given ``seed``.
         """
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -233,6 +241,10 @@ class LinearTextModel:
         y = np.array([index[label] for label in labels], dtype=np.int64)
         y_extra = np.array([index[label] for _, label in extra], dtype=np.int64)
         k = len(classes)
+        w_extra = np.asarray(extra_weight, dtype=np.float64)
+        if w_extra.ndim and w_extra.shape != (len(more),):
+            raise ValueError(f"{len(w_extra)} extra weights but {len(more)} extra examples")
+        w_extra = np.broadcast_to(w_extra, (len(more),))
 
         corpus = CountCorpus(main + more, settings, tokenizer.stopwords)
         extra_rows = np.arange(len(main), len(main) + len(more))
@@ -242,8 +254,12 @@ class LinearTextModel:
         ) -> tuple[Featurizer, np.ndarray, np.ndarray, sp.csr_matrix | None]:
             yy = np.concatenate([y[rows], y_extra])
             featurizer, x, x_held = corpus.fit(np.concatenate([rows, extra_rows]), held)
-            w = _balanced_weights(yy, k)
-            w[len(rows) :] *= extra_weight
+            if balance_extra:
+                base = np.concatenate([np.ones(len(rows)), w_extra])
+                w = _balanced_weights(yy, k, base)
+            else:
+                w = _balanced_weights(yy, k)
+                w[len(rows) :] *= w_extra
             coef, intercept = train_linear(x, yy, k, w, c=c, seed=seed)
             return featurizer, coef, intercept, x_held
 
@@ -272,7 +288,7 @@ class LinearTextModel:
             "examples": len(main),
             "per_label": {label: counts.get(label, 0) for label in classes},
             "extra_examples": len(more),
-            "extra_weight": extra_weight,
+            "extra_weight": float(w_extra.mean()) if len(more) else 1.0,
             "calibration_folds": folds if folds >= 2 else 0,
             "class_bias": fit_bias,
             "seed": seed,

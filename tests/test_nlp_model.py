@@ -241,6 +241,35 @@ def test_extra_examples_and_label_errors(tokenizer: Tokenizer) -> None:
         LinearTextModel.fit(texts[:3], ["water"] * 3, tokenizer=tokenizer)
 
 
+def test_extra_weights_per_example(tokenizer: Tokenizer) -> None:
+    rows = routing_lines(10, seed=8)
+    texts, labels = [t for _, t in rows], [c for c, _ in rows]
+    extra = [("消防验收", "fire"), ("消防检查", "fire"), ("停水了", "water")]
+    scalar = LinearTextModel.fit(texts, labels, tokenizer=tokenizer, extra=extra, extra_weight=0.5)
+    listed = LinearTextModel.fit(
+        texts, labels, tokenizer=tokenizer, extra=extra, extra_weight=[0.5, 0.5, 0.5]
+    )
+    assert np.array_equal(scalar.coef, listed.coef)
+    assert listed.training["extra_weight"] == 0.5
+    balanced = LinearTextModel.fit(
+        texts, labels, tokenizer=tokenizer, extra=extra, extra_weight=0.5, balance_extra=True
+    )
+    assert not np.array_equal(scalar.coef, balanced.coef)
+    with pytest.raises(ValueError, match="extra weights"):
+        LinearTextModel.fit(texts, labels, tokenizer=tokenizer, extra=extra, extra_weight=[1, 1])
+
+
+def test_balanced_weights_count_each_example_by_its_weight() -> None:
+    from nlp.linear import _balanced_weights
+
+    y = np.array([0, 0, 1, 1, 1, 1])
+    plain = _balanced_weights(y, 3)
+    assert plain[0] * 2 == pytest.approx(plain[2] * 4)
+    base = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    weighted = _balanced_weights(y, 3, base)
+    assert weighted[0] * 2 == pytest.approx(weighted[2] * 2) and weighted[4] == 0
+
+
 def test_train_table_on_a_csv(tmp_path: Path, tokenizer: Tokenizer) -> None:
     path = tmp_path / "table.csv"
     rows = routing_lines(30, seed=3, mix=0.2)
