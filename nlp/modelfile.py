@@ -30,9 +30,11 @@ A zip archive (stored or deflated) with exactly these members:
       look at it).
     - ``label_to_department`` (optional): label -> department code.
     - ``blend`` (optional, detectors): ``{"detector": a, "keywords": b, "bias": c}`` plus,
-      optionally, a weight ``w_s`` for each of the keyword classifier's chatter cues ``"peer"``,
-      ``"answer"``, ``"over"`` (a question to the other members, an officer's answer, a problem
-      told as over; :mod:`nlp.keywords`); no other keys. gridbot's request score is
+      optionally, a weight ``w_s`` for each of the keyword classifier's cues named in
+      ``BLEND_SIGNALS`` (``"peer"``, ``"answer"``, ``"over"`` since 2026-11-30; ``"past"``,
+      ``"resolved"``, ``"reply"``, ``"internal"``, ``"joke"``, ``"again"``, ``"complaint"``,
+      ``"peer_gov"``, ``"flat"`` since 2026-12-01; :mod:`nlp.keywords`); no other keys (a
+      reader older than a cue refuses a file that weighs it). gridbot's request score is
       ``sigmoid(a * logit(p) + b * logit(k) + sum(w_s * s) + c)`` for the detector's
       probability ``p`` of ``"request"``, the keyword classifier's score ``k`` and each cue
       ``s`` (1 when present in the text, else 0; a missing weight is 0) (:mod:`nlp.trained`).
