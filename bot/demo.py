@@ -238,6 +238,9 @@ def serving(rt: Runtime) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        # let the worker threads finish first: closing the server closes the trigger they pull
+        # when a task ends ("Bad file descriptor" in a worker thread otherwise)
+        server.task_dispatcher.shutdown(timeout=5)
         server.close()
         thread.join(timeout=5)
 
