@@ -8,6 +8,8 @@ rules, the tokenizer's vocabulary, the source of the ``nlp`` modules that train 
 and the versions of numpy, scipy, scikit-learn and jieba. A missing, unreadable or damaged cache
 entry is trained again and rewritten (atomically: write to a temporary file, then rename), so
 the cache can always be deleted. A cache directory that cannot be written only costs the time.
+Each load touches the files it used; when a new entry is written, only the ``KEEP`` most recently
+used entries of each kind stay.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("decision", "features", "keywords", "linear", "modelfile", "tokenizer", "trained")
 PACKAGES = ("numpy", "scipy", "scikit-learn", "jieba")
 KINDS = ("detector", "router")
+KEEP = 8  # model files kept per kind (several configs may share a cache); least recent go
 
 Models = dict[str, LinearTextModel | None]
 
@@ -86,7 +89,18 @@ def _load(paths: dict[str, Path], tokenizer: Tokenizer, present: set[str]) -> Mo
             log.warning("classifier cache: %s holds a %s; training again", path.name, model.kind)
             return None
         out[kind] = model
+    for kind in present:
+        os.utime(paths[kind])  # recently used: pruned last
     return out
+
+
+def _prune(directory: Path) -> None:
+    for kind in KINDS:
+        files = sorted(
+            directory.glob(f"default-*-{kind}.gbm"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in files[KEEP:]:
+            old.unlink(missing_ok=True)
 
 
 def _store(paths: dict[str, Path], models: Models) -> None:
@@ -127,6 +141,7 @@ def load_or_train(
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _store(paths, models)
+        _prune(folder)
     except OSError as exc:
         log.warning("classifier cache: cannot write to %s (%s)", folder, exc.strerror or exc)
     return models

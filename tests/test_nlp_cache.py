@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
 from bot.config import settings_from_dict
-from nlp import trained
+from nlp import cache, trained
 from nlp.cache import cache_key
 from nlp.decision import CategoryRule
 from nlp.tokenizer import Tokenizer
@@ -174,3 +175,22 @@ def test_settings_cache_dir_default_override_and_off() -> None:
     chosen = settings_from_dict({**base, "classifier": {"cache_dir": "/var/cache/gridbot"}})
     assert chosen.classifier.cache_dir == "/var/cache/gridbot"
     assert settings_from_dict({**base, "classifier": {"cache_dir": ""}}).classifier.cache_dir == ""
+
+
+def test_only_the_most_recently_used_entries_are_kept(
+    tmp_path: Path,
+    corpus: Path,
+    rules: list[CategoryRule],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cache, "KEEP", 2)
+    folder = tmp_path / "cache"
+    build_default(rules, Tokenizer(["甲园区"]), corpus, cache_dir=folder)
+    first = {p.name for p in folder.iterdir()}
+    build_default(rules, Tokenizer(["乙园区"]), corpus, cache_dir=folder)
+    for path in folder.iterdir():  # make the first entry the oldest, then use it again
+        os.utime(path, (1, 1) if path.name in first else (2, 2))
+    build_default(rules, Tokenizer(["甲园区"]), corpus, cache_dir=folder)  # a hit: touched
+    build_default(rules, Tokenizer(["丙园区"]), corpus, cache_dir=folder)  # new: prunes one
+    names = {p.name for p in folder.iterdir()}
+    assert len(names) == 4 and first <= names  # the second entry (least recently used) went
