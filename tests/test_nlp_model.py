@@ -11,7 +11,6 @@ import io
 import json
 import pickle
 import random
-import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -599,9 +598,7 @@ def test_build_default_and_held_out(
 ) -> None:
     write_tsv(tmp_path / "detection.tsv", split_rows(detection_lines(400, seed=12)))
     write_tsv(tmp_path / "routing.tsv", split_rows(routing_lines(30, seed=13, mix=0.1)))
-    started = time.perf_counter()
     clf = build_default(rules, tokenizer, tmp_path)
-    assert time.perf_counter() - started < 5
     assert clf.detector is not None and clf.router is not None
     assert clf.router.label_to_department["road_traffic"] == "transport"
     assert clf.router.training["extra_examples"] > 5 * 10  # names and keywords
