@@ -4,6 +4,8 @@ For every open order, as of ``now`` (kind: when → to whom):
 
 - ``accept_warn``: 75 % of the 签收 allowance has passed, still 已派单 → the department's officers;
 - ``accept_due``: the 签收 deadline has passed, still 已派单 → the officers and the leader;
+- ``contact_due``: signed, the category's first-contact deadline (counted from the dispatch)
+  has passed and the department has reported no 进展 since the dispatch → its officers;
 - ``resolve_warn``: 75 % of the 办结 allowance has passed → the department's officers;
 - ``resolve_due``: the 办结 deadline has passed (催办) → the officers and the leader;
 - ``overdue_1``: one working day past the deadline (督办) → the supervisors;
@@ -27,6 +29,7 @@ from datetime import datetime, timedelta
 from bot.runtime import Runtime
 from bot.workcal import WorkCalendar
 from handlers import lifecycle as lc
+from handlers.deadlines import contact_deadline
 from handlers.notify import Notifier, quote
 from storage import db
 from storage import repositories as repo
@@ -44,6 +47,7 @@ NAME_IN_REPORT_DAYS = 5
 LABELS = {
     "accept_warn": "签收提醒",
     "accept_due": "签收催办",
+    "contact_due": "首次联系提醒",
     "resolve_warn": "办结提醒",
     "resolve_due": "催办",
     "overdue_1": "督办",
@@ -69,8 +73,11 @@ def warn_time(cal: WorkCalendar, start: datetime, due: datetime, *, clock_time: 
     return cal.add_working_hours(start, WARN_AT * seconds / 3600)
 
 
-def reminders_for(rt: Runtime, order: WorkOrder) -> Iterator[Due]:
-    """Every reminder ``order`` has in its present state, due or not yet."""
+def reminders_for(
+    rt: Runtime, order: WorkOrder, last_progress: datetime | None = None
+) -> Iterator[Due]:
+    """Every reminder ``order`` has in its present state, due or not yet. ``last_progress``:
+    when its latest 进展 was reported, if ever (a 进展 since the dispatch is the first contact)."""
     cal = rt.calendar
     cat = rt.settings.category(order.category_code) if order.category_code else None
     urgent = cat is not None and cat.urgent
@@ -80,6 +87,12 @@ def reminders_for(rt: Runtime, order: WorkOrder) -> Iterator[Due]:
         due = order.accept_deadline
         yield Due("accept_warn", due, warn_time(cal, start, due, clock_time=urgent))
         yield Due("accept_due", due, due)
+    contacted = last_progress is not None and last_progress >= start
+    # after 签收 only: /进展 needs a signed order (before it, the 签收 reminders run)
+    if order.status in lc.HANDLING and order.status != lc.DISPATCHED and not contacted:
+        contact = contact_deadline(rt.settings, cal, order.category_code, start)
+        if contact is not None:
+            yield Due("contact_due", contact, contact)
     if order.status in lc.HANDLING:
         due = order.deadline
         yield Due("resolve_warn", due, warn_time(cal, start, due, clock_time=clock_resolve))
@@ -103,9 +116,11 @@ def reminders_job(rt: Runtime, now: datetime | None = None) -> int:
         orders = repo.reminder_candidates(
             session, lc.HANDLING, now - RATE_REMINDER_WINDOW, lc.RESOLVED
         )
-        done = repo.sent_reminders(session, [o.id for o in orders])
+        ids = [o.id for o in orders]
+        done = repo.sent_reminders(session, ids)
+        progress = repo.last_event_times(session, ids, "progress")
         for order in orders:
-            for item in reminders_for(rt, order):
+            for item in reminders_for(rt, order, progress.get(order.id)):
                 if item.at > now or (order.id, item.kind, item.due) in done:
                     continue
                 if not repo.claim_reminder(session, order.id, item.kind, item.due, now):
@@ -147,6 +162,12 @@ def _send(rt: Runtime, notify: Notifier, order: WorkOrder, item: Due) -> None:
     elif kind == "accept_due":
         to = officers + leader
         text = f"【签收催办】{head} 已超过签收时限 {_when(rt, item.due)}，请立即签收。"
+    elif kind == "contact_due":
+        to = officers
+        text = (
+            f"【首次联系提醒】{head} 首次联系企业时限 {_when(rt, item.due)} 已到，尚无进展记录；"
+            f"联系企业后请发送 /进展 {order.number} 联系情况。"
+        )
     elif kind == "resolve_warn":
         to, text = officers, f"【办结提醒】{head} 办结时限 {_when(rt, item.due)}，请抓紧办理。"
     elif kind == "resolve_due":

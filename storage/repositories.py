@@ -230,6 +230,20 @@ def sent_reminders(session: Session, order_ids: Sequence[int]) -> set[tuple[int,
     return {(r.order_id, r.kind, r.due) for r in rows}
 
 
+def last_event_times(
+    session: Session, order_ids: Sequence[int], action: str
+) -> dict[int, datetime]:
+    """The time of the latest ``action`` event of each of these orders that has one."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(OrderEvent.order_id, func.max(OrderEvent.at))
+        .where(OrderEvent.order_id.in_(order_ids), OrderEvent.action == action)
+        .group_by(OrderEvent.order_id)
+    )
+    return {order_id: at for order_id, at in rows}
+
+
 def claim_reminder(
     session: Session, order_id: int, kind: str, due: datetime, now: datetime
 ) -> bool:

@@ -71,6 +71,14 @@ def test_the_reminder_ladder_of_a_general_order(
         order = repo.order_by_number(s, NUMBER)
         assert order is not None
         order.status, order.accepted_at = "accepted", clock.now()
+    # no 进展 by the first-contact deadline (one working day from the dispatch, start_next_day):
+    # Tuesday 17:30
+    assert run_at(rt, clock, at(24, 17, 29)) == 0
+    assert run_at(rt, clock, at(24, 17, 30)) == 1
+    assert reminders(rt)[-1] == "contact_due"
+    jobs.run("outbox")
+    texts = [m["text"]["content"] for m in fake.sent_messages() if m["touser"] == "off.transport"]
+    assert any("【首次联系提醒】" in t and f"/进展 {NUMBER}" in t for t in texts)
     # 75 % of the 38.5 working hours from Monday 09:00 to the next Monday 17:30: Friday 11:52:30
     assert run_at(rt, clock, at(27, 11, 52)) == 0
     assert run_at(rt, clock, at(27, 11, 53)) == 1
@@ -126,3 +134,29 @@ def test_an_extension_starts_the_reminders_again(
         order.deadline = order.deadline + timedelta(days=3)
     run_at(rt, clock, at(33, 17, 30))
     assert reminders(rt).count("resolve_due") == 2
+
+
+def test_a_progress_report_since_the_dispatch_is_the_first_contact(
+    client: FlaskClient,
+    rt: Runtime,
+    aibot_peer: AibotPeer,
+    app_peer: Any,
+    clock: FakeClock,
+    jobs: Jobs,
+    fake: FakeWeCom,
+) -> None:
+    post_aibot(client, aibot_peer, clock, aibot_text("r4", "ent.a", MENTION + ROAD, "chat_a"))
+    jobs.run("outbox")
+    officer = Officer(client, app_peer, clock, jobs, fake)
+    assert "已签收" in officer.say("off.transport", f"/签收 {NUMBER}")
+    clock.set(at(24, 10))
+    assert "进展" in officer.say("off.transport", f"/进展 {NUMBER} 已电话联系企业，明天到现场")
+    run_at(rt, clock, at(24, 18))
+    assert "contact_due" not in reminders(rt)
+    # a 进展 from before a 转派 does not count for the new department
+    with db.transaction(rt.sessions) as s:
+        order = repo.order_by_number(s, NUMBER)
+        assert order is not None
+        order.dispatched_at = at(25, 9).replace(tzinfo=clock.tz)
+    run_at(rt, clock, at(26, 18))
+    assert reminders(rt).count("contact_due") == 1

@@ -86,7 +86,12 @@ def test_tick_runs_the_due_jobs_once(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "ran sweep, outbox, reminders" in first.output
     notes = reminder_notes(settings.database.url)
-    assert notes == ["催办（resolve_due）", "办结提醒（resolve_warn）", "督办（overdue_1）"]
+    assert notes == [
+        "催办（resolve_due）",
+        "办结提醒（resolve_warn）",
+        "督办（overdue_1）",
+        "首次联系提醒（contact_due）",  # accepted, and no 进展 since the dispatch
+    ]
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0, second.output
     assert reminder_notes(settings.database.url) == notes
