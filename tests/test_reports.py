@@ -584,3 +584,41 @@ def test_a_return_counts_for_the_department_that_returned_it(rt: Runtime) -> Non
     # gas: signed once (on time), returned once, received nothing; transport: the order
     assert "| 区燃气公司 | 0 | 0 | — | 100.0% | — | — | 1 | 0 |" in text
     assert "| 区交通运输局 | 1 | 0 | 0.0% | 100.0% | — | — | 0 | 0 |" in text
+
+
+def test_withdrawn_and_merged_orders_are_not_received(rt: Runtime) -> None:
+    def dispatched(hour: int) -> tuple[str, datetime, str]:
+        return ("dispatch", at(11, 24, hour), "road_traffic → transport；自动派单")
+
+    orders: list[tuple[str, int, list[tuple[str, datetime, str]], dict[str, Any]]] = [
+        (
+            "GD-W0",
+            9,
+            [dispatched(9), ("accept", at(11, 24, 9, 30), ""), ("resolve", at(11, 24, 16), "")],
+            {"accepted_at": at(11, 24, 9, 30), "resolved_at": at(11, 24, 16)},
+        ),
+        ("GD-W1", 10, [dispatched(10), ("withdraw", at(11, 24, 10, 30), "自己修好了")], {}),
+        # merged the next day
+        ("GD-W2", 11, [dispatched(11), ("merge", at(11, 25, 9), "并入 GD-W0")], {}),
+    ]
+    with db.transaction(rt.sessions) as s:
+        for number, hour, steps, fields in orders:
+            make(
+                s,
+                number,
+                "transport",
+                at(11, 24, hour),
+                steps,
+                accept_deadline=at(11, 24, 13),
+                deadline=at(12, 1, 17, 30),
+                **fields,
+            )
+    day = report(rt, "day", date(2026, 11, 24), at(11, 25, 8, 30))
+    # on the 24th GD-W2 was still open: received, not closed; GD-W1 was withdrawn that day
+    assert "**当日**：受理 2 件，签收 1 件，办结 1 件；办结率 50.0%" in day
+    assert "不含至期末已撤回、已合并的" in day
+    week = report(rt, "week", date(2026, 11, 23), at(11, 30, 8, 30))
+    # by the week's end both are void: one received, one closed
+    assert "| 区交通运输局 | 1 | 1 | 100.0% |" in week
+    later = report(rt, "day", date(2026, 11, 25), at(11, 26, 8, 30))
+    assert "**累计**：受理 1 件，办结 1 件，办结率 100.0%" in later
