@@ -52,6 +52,22 @@ class Officer:
         return str(answers[0]["text"]["content"])
 
 
+def road_request_and_officer(
+    client: FlaskClient,
+    aibot_peer: AibotPeer,
+    app_peer: AppPeer,
+    clock: FakeClock,
+    jobs: Jobs,
+    fake: FakeWeCom,
+    msgid: str,
+) -> Officer:
+    """The road request of ent.a posted in chat_a (order ``NUMBER``), outbox drained; the
+    officers' side of the conversation."""
+    post_aibot(client, aibot_peer, clock, aibot_text(msgid, "ent.a", MENTION + ROAD, "chat_a"))
+    jobs.run("outbox")
+    return Officer(client, app_peer, clock, jobs, fake)
+
+
 @pytest.fixture
 def officer(
     client: FlaskClient, app_peer: AppPeer, clock: FakeClock, jobs: Jobs, fake: FakeWeCom

@@ -19,7 +19,7 @@ from storage import repositories as repo
 from storage.models import OrderEvent, WorkOrder
 from tests.conftest import make_settings
 from tests.peer import AibotPeer, aibot_text
-from tests.test_commands import Officer
+from tests.test_commands import Officer, road_request_and_officer
 from tests.test_webhook import MENTION, ROAD, post_aibot
 
 NUMBER = "GD-20261123-0001"
@@ -90,9 +90,7 @@ def test_a_dispatcher_routes_it_and_the_decision_becomes_a_training_example(
     fake: FakeWeCom,
 ) -> None:
     client, jobs = unsure
-    post_aibot(client, aibot_peer, clock, aibot_text("q2", "ent.a", MENTION + ROAD, "chat_a"))
-    jobs.run("outbox")
-    officer = Officer(client, app_peer, clock, jobs, fake)
+    officer = road_request_and_officer(client, aibot_peer, app_peer, clock, jobs, fake, "q2")
     assert "抱歉" in officer.say("off.transport", f"/派单 {NUMBER} 交通运输局")
     clock.advance(hours=1)
     answer = officer.say("sup", f"/派单 {NUMBER} 交通运输局")
@@ -137,9 +135,7 @@ def test_dispatch_needs_one_known_department(
     expected: str,
 ) -> None:
     client, jobs = unsure
-    post_aibot(client, aibot_peer, clock, aibot_text("q3", "ent.a", MENTION + ROAD, "chat_a"))
-    jobs.run("outbox")
-    officer = Officer(client, app_peer, clock, jobs, fake)
+    officer = road_request_and_officer(client, aibot_peer, app_peer, clock, jobs, fake, "q3")
     assert expected in officer.say("sup", f"/派单 {NUMBER} {target}".strip())
 
 

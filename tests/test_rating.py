@@ -14,8 +14,8 @@ from bot.scheduler import Jobs
 from storage import db
 from storage import repositories as repo
 from tests.peer import AibotPeer, aibot_text
-from tests.test_commands import Officer
-from tests.test_webhook import MENTION, ROAD, post_aibot
+from tests.test_commands import road_request_and_officer
+from tests.test_webhook import MENTION, post_aibot
 
 NUMBER = "GD-20261123-0001"
 
@@ -28,9 +28,7 @@ def closed_order(
     jobs: Jobs,
     fake: FakeWeCom,
 ) -> str:
-    post_aibot(client, aibot_peer, clock, aibot_text("a1", "ent.a", MENTION + ROAD, "chat_a"))
-    jobs.run("outbox")
-    officer = Officer(client, app_peer, clock, jobs, fake)
+    officer = road_request_and_officer(client, aibot_peer, app_peer, clock, jobs, fake, "a1")
     clock.advance(hours=3)
     officer.say("off.transport", f"/办结 {NUMBER} 临时便道已修通")
     [receipt] = [m for m in fake.sent_to_webhook("key-a") if "【办结回执】" in m["text"]["content"]]

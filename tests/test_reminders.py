@@ -17,7 +17,7 @@ from storage import db
 from storage import repositories as repo
 from storage.models import OrderEvent
 from tests.peer import AibotPeer, aibot_text
-from tests.test_commands import Officer
+from tests.test_commands import road_request_and_officer
 from tests.test_webhook import MENTION, ROAD, post_aibot
 
 NUMBER = "GD-20261123-0001"
@@ -39,21 +39,6 @@ def reminders(rt: Runtime) -> list[str]:
 def run_at(rt: Runtime, clock: FakeClock, when: datetime) -> int:
     clock.set(when)
     return reminders_job(rt)
-
-
-def filed(
-    client: FlaskClient,
-    aibot_peer: AibotPeer,
-    app_peer: Any,
-    clock: FakeClock,
-    jobs: Jobs,
-    fake: FakeWeCom,
-    msgid: str,
-) -> Officer:
-    """The road request of ent.a filed in chat_a (order ``NUMBER``); the officers' side."""
-    post_aibot(client, aibot_peer, clock, aibot_text(msgid, "ent.a", MENTION + ROAD, "chat_a"))
-    jobs.run("outbox")
-    return Officer(client, app_peer, clock, jobs, fake)
 
 
 def test_the_reminder_ladder_of_a_general_order(
@@ -119,7 +104,7 @@ def test_an_unrated_closure_gets_one_reminder_after_three_working_days(
     jobs: Jobs,
     fake: FakeWeCom,
 ) -> None:
-    officer = filed(client, aibot_peer, app_peer, clock, jobs, fake, "r2")
+    officer = road_request_and_officer(client, aibot_peer, app_peer, clock, jobs, fake, "r2")
     clock.set(at(27, 16))  # Friday
     assert "已办结" in officer.say("off.transport", f"/办结 {NUMBER} 已修通")
     assert run_at(rt, clock, at(2 + 30, 17)) == 0  # Wednesday: two working days
@@ -158,7 +143,7 @@ def test_a_progress_report_since_the_dispatch_is_the_first_contact(
     jobs: Jobs,
     fake: FakeWeCom,
 ) -> None:
-    officer = filed(client, aibot_peer, app_peer, clock, jobs, fake, "r4")
+    officer = road_request_and_officer(client, aibot_peer, app_peer, clock, jobs, fake, "r4")
     assert "已签收" in officer.say("off.transport", f"/签收 {NUMBER}")
     clock.set(at(24, 10))
     assert "进展" in officer.say("off.transport", f"/进展 {NUMBER} 已电话联系企业，明天到现场")
