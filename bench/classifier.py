@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -252,20 +251,10 @@ def main() -> int:
     )
 
     if args.corpus is not None:
-        from nlp.decision import CategoryRule
+        from bot.language import demo_taxonomy_rules
         from nlp.trained import evaluate_held_out
 
-        raw = tomllib.loads((ROOT / "bot" / "demo_data" / "taxonomy.toml").read_text("utf-8"))
-        rules = [
-            CategoryRule(
-                c["code"],
-                c["name"],
-                c["department"],
-                tuple(c["keywords"]),
-                c.get("catch_all", False),
-            )
-            for c in raw["categories"]
-        ]
+        rules = demo_taxonomy_rules()
         print(f"\ngridbot's own corpus ({args.corpus}), trained on train, scored on eval:")
         for line in evaluate_held_out(rules, Tokenizer(), args.corpus).lines():
             print("  " + line)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +24,7 @@ ROUNDS = (("rounds 1-2", 0), ("round 3", 2059), ("round 4", 3657), ("round 5", 5
 
 
 def main() -> int:
-    from nlp.decision import CategoryRule
+    from bot.language import demo_taxonomy_rules
     from nlp.tokenizer import Tokenizer
     from nlp.trained import (
         CHATTER,
@@ -42,17 +41,7 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "nlp" / "data" / "corpus")
     parser.add_argument("--no-threshold", action="store_true")
     args = parser.parse_args()
-    taxonomy = tomllib.loads((ROOT / "bot" / "demo_data" / "taxonomy.toml").read_text("utf-8"))
-    rules = [
-        CategoryRule(
-            c["code"],
-            c["name"],
-            c["department"],
-            tuple(c.get("keywords", ())),
-            c.get("catch_all", False),
-        )
-        for c in taxonomy["categories"]
-    ]
+    rules = demo_taxonomy_rules()
     for line in evaluate_held_out(rules, Tokenizer(), args.corpus).lines():
         print(line)
     clf = build_default(rules, Tokenizer(), args.corpus)

@@ -15,8 +15,10 @@ cache_dir`` and reused by later processes while nothing it depends on changes, s
 from __future__ import annotations
 
 import logging
+import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
@@ -48,6 +50,22 @@ def category_rules(settings: Settings) -> list[CategoryRule]:
             catch_all=c.catch_all,
         )
         for c in settings.categories
+    ]
+
+
+def demo_taxonomy_rules() -> list[CategoryRule]:
+    """The category rules of the shipped default taxonomy (``bot/demo_data/taxonomy.toml``), as
+    the benchmarks and the nlp tests use them without a whole configuration."""
+    text = (resources.files("bot") / "demo_data" / "taxonomy.toml").read_text(encoding="utf-8")
+    return [
+        CategoryRule(
+            code=c["code"],
+            name=c["name"],
+            department=c["department"],
+            keywords=tuple(c.get("keywords", ())),
+            catch_all=c.get("catch_all", False),
+        )
+        for c in tomllib.loads(text)["categories"]
     ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import settings_from_dict
+from bot.language import demo_taxonomy_rules
 from nlp import cache, trained
 from nlp.cache import cache_key
 from nlp.decision import CategoryRule
@@ -19,7 +20,6 @@ from tests.test_nlp_model import (
     detection_lines,
     routing_lines,
     split_rows,
-    taxonomy_rules,
     write_tsv,
 )
 
@@ -33,7 +33,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def rules() -> list[CategoryRule]:
-    return taxonomy_rules()
+    return demo_taxonomy_rules()
 
 
 @pytest.fixture

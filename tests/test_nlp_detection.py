@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.language import demo_taxonomy_rules
 from nlp.tokenizer import Tokenizer
 from nlp.trained import DEFAULT_THRESHOLD, TrainedClassifier, build_default
-from tests.test_nlp_model import taxonomy_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "nlp" / "data" / "corpus"
@@ -22,7 +22,7 @@ CORPUS = ROOT / "nlp" / "data" / "corpus"
 
 @pytest.fixture(scope="module")
 def clf() -> TrainedClassifier:
-    rules = taxonomy_rules()
+    rules = demo_taxonomy_rules()
     return build_default(rules, Tokenizer(), CORPUS)
 
 

@@ -11,7 +11,6 @@ import io
 import json
 import pickle
 import random
-import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.language import demo_taxonomy_rules
 from nlp import modelfile
 from nlp.decision import CategoryRule
 from nlp.features import CountCorpus, FeatureSettings, Featurizer, analyse, gram_key
@@ -103,20 +103,9 @@ def split_rows(rows: list[tuple[str, str]], eval_every: int = 4) -> list[tuple[s
 # ---------------------------------------------------------------- fixtures
 
 
-def taxonomy_rules() -> list[CategoryRule]:
-    """The category rules of the shipped demo taxonomy."""
-    raw = tomllib.loads((ROOT / "bot" / "demo_data" / "taxonomy.toml").read_text("utf-8"))
-    return [
-        CategoryRule(
-            c["code"], c["name"], c["department"], tuple(c["keywords"]), c.get("catch_all", False)
-        )
-        for c in raw["categories"]
-    ]
-
-
 @pytest.fixture(scope="module")
 def rules() -> list[CategoryRule]:
-    return taxonomy_rules()
+    return demo_taxonomy_rules()
 
 
 @pytest.fixture(scope="module")
