@@ -389,9 +389,9 @@ def build_default(
     present = {kind for kind, path in files.items() if path.is_file()}
 
     def train() -> cache.Models:
-        routed = read_corpus(route_path) if route_path.is_file() else []
+        routed = read_corpus(route_path) if "router" in present else []
         detector = router = None
-        if det_path.is_file():
+        if "detector" in present:
             detector = train_detector(
                 read_corpus(det_path, (REQUEST, CHATTER)),
                 tokenizer,
@@ -403,7 +403,7 @@ def build_default(
             router = train_router(routed, rules, tokenizer, source=f"{ROUTING_FILE} [train]")
         return {"detector": detector, "router": router}
 
-    key = cache.cache_key(rules, tokenizer, [det_path, route_path]) if cache_dir else ""
+    key = cache.cache_key(rules, tokenizer, list(files.values())) if cache_dir else ""
     models = cache.load_or_train(cache_dir or None, key, tokenizer, train, present)
     detector, router = models["detector"], models["router"]
     if detector is None:
