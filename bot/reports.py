@@ -8,9 +8,10 @@ zone (``now.tzinfo``); a period runs from its first day 00:00 to the day after i
 Definitions (the footer of every report says them in short):
 
 受理
-    orders created in the period, except those withdrawn by the requester (已撤回) or merged
-    into another order about the same problem (已合并) by the period's end: neither is work a
-    department owes, and counting them would lower its 办结率.
+    orders created in the period, except those withdrawn by the requester (已撤回), merged
+    into another order about the same problem (已合并) or cancelled by a dispatcher as not a
+    request (已撤销, ``/非诉求``) by the period's end: none is work a department owes, and
+    counting them would lower its 办结率.
 办结
     orders closed in the period: a ``resolve`` event falls in it. An order re-opened after
     办结 counts as 办结 in the period it was closed and as 重办 in the period of the reopen; an
@@ -18,8 +19,8 @@ Definitions (the footer of every report says them in short):
 办结率
     of the orders 受理 in the period, the share that is 已办结 or 已评价 at the period's end
     (at ``now`` for a period still running); read from the order events, so a later 重办 does
-    not change a past period. Cumulative: 已办结 + 已评价 now / all orders not withdrawn or
-    merged.
+    not change a past period. Cumulative: 已办结 + 已评价 now / all orders not withdrawn,
+    merged or cancelled.
 及时签收率 (the ranking's 响应率)
     of the 签收 made in the period (an ``accept`` event, or a 办结 straight from 已派单, which
     signs implicitly), the share made by the 签收 deadline then in force. Cumulative: orders
@@ -85,7 +86,7 @@ DAY, WEEK, XUN, MONTH = "day", "week", "xun", "month"
 KINDS = (DAY, WEEK, XUN, MONTH)
 TITLES = {DAY: "日报", WEEK: "周报", XUN: "旬报", MONTH: "月报"}
 CLOSED = (lc.RESOLVED, lc.RATED)
-VOID = (lc.WITHDRAWN, lc.MERGED)  # not counted as 受理 (see the module docstring)
+VOID = (lc.WITHDRAWN, lc.MERGED, lc.DISMISSED)  # not 受理 (see the module docstring)
 SATISFIED = ("满意", "基本满意")
 RATINGS = ("基本满意", "不满意", "满意")  # longest first: a note starts with one of them
 DISPATCHES = frozenset({"dispatch", "redispatch", "reopen"})
@@ -102,6 +103,7 @@ EVENT_ACTIONS = (
     "approve_extension",
     "withdraw",
     "merge",
+    "dismiss",
 )
 OVERDUE_DAYS_NAMED = 5  # working days past the deadline: named (bot/reminders.py overdue_5)
 OVERDUE_LIST_LIMIT = 30
@@ -653,7 +655,7 @@ def footer(kind: str, weights: ReportWeights) -> Section:
     return Section(
         "",
         [
-            "> 口径：受理＝期内新建工单（不含至期末已撤回、已合并的）；"
+            "> 口径：受理＝期内新建工单（不含至期末已撤回、已合并、已撤销的）；"
             "办结＝期内办结（重办后再办结计入办结当期）；"
             "办结率＝期内受理工单至期末已办结（含已评价）的比例；"
             "及时签收率＝期内签收中未超签收时限的比例；按期办结率＝期内办结中未超办结时限（含批准延期）的比例；"

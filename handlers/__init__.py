@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.commands import ACCEPT, DISPATCH, RESOLVE, STATUS, CommandTable
 from handlers.dispatch import Dispatcher, is_command, is_group_text, is_private_text
-from handlers.intake import FILE, REQUEST, group_text, private_text
+from handlers.intake import FILE, NOT_REQUEST, REQUEST, group_text, private_text
 from handlers.steps import (
     APPROVE,
     DAILY,
@@ -44,6 +44,7 @@ def register_all(dispatcher: Dispatcher) -> Dispatcher:
             REOPEN,
             WITHDRAW,
             MERGE,
+            NOT_REQUEST,
             SUPERVISE,
             STATS,
             DAILY,

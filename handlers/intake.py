@@ -7,13 +7,23 @@ import logging
 from datetime import timedelta
 
 from handlers import workflow as wf
-from handlers.commands import Command, dept_name, fmt, notify_officers
+from handlers.commands import (
+    Command,
+    dept_name,
+    fmt,
+    load_checked,
+    normalize_number,
+    notify_officers,
+    tell_requester,
+)
 from handlers.context import Context, Reply, UserError
 from handlers.incoming import Incoming, from_payload
 from handlers.notify import quote
 from handlers.steps import rating_reply
 from nlp.decision import Decision
 from nlp.duplicates import Candidate
+from nlp.trained import CHATTER as CHATTER_LABEL
+from nlp.trained import REQUEST as REQUEST_LABEL
 from storage import repositories as repo
 from storage.models import WorkOrder
 
@@ -61,7 +71,8 @@ def ask_dispatchers(ctx: Context, msg: Incoming, text: str, decision: Decision) 
         repo.userids_with_role(ctx.session, "dispatcher"),
         f"【待确认】{where} {who}：「{quote(text)}」\n"
         f"可能是诉求（把握 {decision.request_score:.0%}{hint}），未自动登记。"
-        f"如需登记请发送 /立案 {ctx.message_id}；不是诉求则无需处理。",
+        f"如需登记请发送 /立案 {ctx.message_id}；不是诉求可发送 /非诉求 {ctx.message_id}"
+        f"（帮助改进识别，也可不处理）。",
         purpose="review",
     )
 
@@ -97,6 +108,15 @@ def file_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
         to_status=order.status,
         note=f"调度员确认消息 {message_id} 为诉求",
     )
+    repo.set_detection_example(
+        ctx.session,
+        text=text,
+        label=REQUEST_LABEL,
+        actor=msg.sender,
+        message_id=message_id,
+        order_id=order.id,
+        at=ctx.clock.now(),
+    )
     return Reply(f"已将消息 {message_id} 登记为工单 {order.number}（{wf.label(order.status)}）。")
 
 
@@ -109,8 +129,86 @@ def request_cmd(msg: Incoming, ctx: Context, args: str) -> Reply | None:
     return None if msg.chat_type == "group" else Reply("已登记，受理回执已发送。")
 
 
+def not_request_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+    """/非诉求 单号|消息编号: a dispatcher says a filed order, or a group message the classifier
+    was unsure of, is not a request. An order is cancelled (已撤销, final; the group and the
+    department are told); either way the text is kept as a labelled example for
+    ``gridbot train --kind detector --from-db``."""
+    raw = args.strip().split()[0] if args.strip() else ""
+    if raw.isdigit():
+        return _not_request_message(msg, ctx, int(raw))
+    number = normalize_number(raw)
+    if number is None:
+        raise UserError(f"请写明工单号或消息编号。用法：{NOT_REQUEST.usage}")
+    order = load_checked(msg, ctx, number, "dismiss")
+    officers = (
+        repo.userids_with_role(ctx.session, "officer", order.department_code)
+        if order.status == wf.DISPATCHED and order.department_code is not None
+        else []
+    )
+    wf.apply(ctx, order, "dismiss", msg.sender, "调度员确认不是诉求")
+    repo.set_detection_example(
+        ctx.session,
+        text=order.text,
+        label=CHATTER_LABEL,
+        actor=msg.sender,
+        message_id=order.source_message_id,
+        order_id=order.id,
+        at=ctx.clock.now(),
+    )
+    tell_requester(
+        ctx,
+        order,
+        f"【说明】您的消息「{quote(order.text)}」经核实不是需要部门办理的诉求，"
+        f"工单 {order.number} 已撤销，打扰了。如确有问题需要办理，请发送 /诉求 内容。",
+        "dismissed",
+    )
+    if officers:
+        ctx.notify.to_users(
+            sorted(set(officers)),
+            f"【撤销】{order.number} 经调度员核实不是诉求，已撤销，无需办理。",
+            purpose="dismissed",
+            order_id=order.id,
+        )
+    return Reply(f"已撤销 {order.number}，并记为“不是诉求”的样例。")
+
+
+def _not_request_message(msg: Incoming, ctx: Context, message_id: int) -> Reply:
+    person = repo.person(ctx.session, msg.sender)
+    if person is None or "dispatcher" not in person.role_set:
+        raise UserError("抱歉，只有调度员可以标记非诉求。")
+    row = repo.inbound_message(ctx.session, message_id)
+    if row is None or row.chatid is None:
+        raise UserError(f"未找到群消息 {message_id}，请核对编号。")
+    existing = repo.order_from_message(ctx.session, message_id)
+    if existing is not None:
+        raise UserError(
+            f"消息 {message_id} 已登记为工单 {existing.number}，"
+            f"请发送 /非诉求 {existing.number} 撤销该工单。"
+        )
+    text = from_payload(row.payload).text.strip()
+    if not text:
+        raise UserError(f"消息 {message_id} 没有文字内容。")
+    repo.set_detection_example(
+        ctx.session,
+        text=text,
+        label=CHATTER_LABEL,
+        actor=msg.sender,
+        message_id=message_id,
+        order_id=None,
+        at=ctx.clock.now(),
+    )
+    return Reply(f"已将消息 {message_id} 记为“不是诉求”的样例，用于改进识别。")
+
+
 REQUEST = Command(("诉求", "request"), "/诉求 内容", "直接登记一项诉求", request_cmd)
 FILE = Command(("立案", "file"), "/立案 消息编号", "调度员把未自动登记的群消息登记为诉求", file_cmd)
+NOT_REQUEST = Command(
+    ("非诉求", "notrequest"),
+    "/非诉求 单号|消息编号",
+    "调度员标记不是诉求：撤销误登记的工单，或记下待确认的消息",
+    not_request_cmd,
+)
 
 
 def as_request(ctx: Context, decision: Decision) -> Decision:
@@ -215,7 +313,7 @@ def notify_dispatchers(ctx: Context, order: WorkOrder, decision: Decision) -> No
         f"{i}. {names.get(s.department, s.department)}（{s.category}，{s.score:.0%}）"
         for i, s in enumerate(decision.top3, 1)
     ]
-    lines.append(f"请发送 /派单 {order.number} 部门 派单。")
+    lines.append(f"请发送 /派单 {order.number} 部门 派单；不是诉求请发送 /非诉求 {order.number}。")
     ctx.notify.to_users(
         repo.userids_with_role(ctx.session, "dispatcher"),
         "\n".join(lines),

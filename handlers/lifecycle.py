@@ -31,6 +31,7 @@ RATED = "rated"
 RETURNED = "returned"
 WITHDRAWN = "withdrawn"
 MERGED = "merged"
+DISMISSED = "dismissed"
 
 LABELS = {
     PENDING_DISPATCH: "待派单",
@@ -41,6 +42,7 @@ LABELS = {
     RETURNED: "已退单",
     WITHDRAWN: "已撤回",
     MERGED: "已合并",
+    DISMISSED: "已撤销",
 }
 STATE_MEANING = {
     PENDING_DISPATCH: "filed, waiting for a dispatcher to choose the department",
@@ -51,6 +53,8 @@ STATE_MEANING = {
     RETURNED: "returned by the department with a reason; the dispatchers review it",
     WITHDRAWN: "withdrawn by the requester before 签收 (final)",
     MERGED: "joined to another order about the same problem (final)",
+    DISMISSED: "not a request after all (chatter filed by the classifier); cancelled by a "
+    "dispatcher (before 签收 or after a 退单) and kept as a labelled example (final)",
 }
 STATES = tuple(LABELS)
 OPEN_STATUSES = (PENDING_DISPATCH, DISPATCHED, ACCEPTED, RETURNED)
@@ -113,6 +117,14 @@ ACTIONS: dict[str, Action] = {
             "withdraw", "撤回", "/撤回", (PENDING_DISPATCH, DISPATCHED), WITHDRAWN, (REQUESTER,)
         ),
         Action("merge", "合并", "/合并", OPEN_STATUSES, MERGED, (DISPATCHER,)),
+        Action(
+            "dismiss",
+            "撤销",
+            "/非诉求",
+            (PENDING_DISPATCH, DISPATCHED, RETURNED),
+            DISMISSED,
+            (DISPATCHER,),
+        ),
         Action("supervise", "督办", "/督办", OPEN_STATUSES, None, (SUPERVISOR,)),
     )
 }

@@ -247,6 +247,26 @@ class RoutingExample(Base):
     created_at: Mapped[datetime]
 
 
+class DetectionExample(Base):
+    """A dispatcher's word on whether a group message is a request: ``/立案`` (``request``) or
+    ``/非诉求`` (``chatter``); used by ``gridbot train --kind detector --from-db``. One per
+    message: a later decision on the same message replaces the earlier one."""
+
+    __tablename__ = "detection_examples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(16))  # request|chatter
+    source: Mapped[str] = mapped_column(String(32))  # "dispatcher"
+    actor: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("inbound_messages.id"),
+        unique=True,
+    )
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    created_at: Mapped[datetime]
+
+
 # ---------------------------------------------------------------- outbox and scheduler
 
 

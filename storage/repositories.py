@@ -20,6 +20,7 @@ from storage.models import (
     Category,
     ChatGroup,
     Department,
+    DetectionExample,
     Enterprise,
     InboundMessage,
     JobRun,
@@ -410,6 +411,40 @@ def add_routing_example(
 
 def routing_examples(session: Session) -> Sequence[RoutingExample]:
     return session.scalars(select(RoutingExample).order_by(RoutingExample.id)).all()
+
+
+def set_detection_example(
+    session: Session,
+    *,
+    text: str,
+    label: str,
+    actor: str,
+    message_id: int | None,
+    order_id: int | None,
+    at: datetime,
+) -> DetectionExample:
+    """Record a dispatcher's request/chatter decision; one per message, the latest wins."""
+    ex = None
+    if message_id is not None:
+        ex = session.scalars(
+            select(DetectionExample).where(DetectionExample.message_id == message_id)
+        ).one_or_none()
+    if ex is None:
+        ex = DetectionExample(message_id=message_id, source="dispatcher")
+        session.add(ex)
+    ex.text, ex.label, ex.actor, ex.order_id, ex.created_at = text, label, actor, order_id, at
+    session.flush()
+    return ex
+
+
+def detection_example(session: Session, message_id: int) -> DetectionExample | None:
+    return session.scalars(
+        select(DetectionExample).where(DetectionExample.message_id == message_id)
+    ).one_or_none()
+
+
+def detection_examples(session: Session) -> Sequence[DetectionExample]:
+    return session.scalars(select(DetectionExample).order_by(DetectionExample.id)).all()
 
 
 # ---------------------------------------------------------------- outbox

@@ -55,6 +55,7 @@ ARGS = {
     "reopen": "路面仍有坑洼",
     "withdraw": "",
     "merge": TARGET,
+    "dismiss": "",
     "supervise": "请加快办理",
 }
 

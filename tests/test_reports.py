@@ -586,7 +586,7 @@ def test_a_return_counts_for_the_department_that_returned_it(rt: Runtime) -> Non
     assert "| 区交通运输局 | 1 | 0 | 0.0% | 100.0% | — | — | 0 | 0 |" in text
 
 
-def test_withdrawn_and_merged_orders_are_not_received(rt: Runtime) -> None:
+def test_withdrawn_merged_and_dismissed_orders_are_not_received(rt: Runtime) -> None:
     def dispatched(hour: int) -> tuple[str, datetime, str]:
         return ("dispatch", at(11, 24, hour), "road_traffic → transport；自动派单")
 
@@ -600,6 +600,8 @@ def test_withdrawn_and_merged_orders_are_not_received(rt: Runtime) -> None:
         ("GD-W1", 10, [dispatched(10), ("withdraw", at(11, 24, 10, 30), "自己修好了")], {}),
         # merged the next day
         ("GD-W2", 11, [dispatched(11), ("merge", at(11, 25, 9), "并入 GD-W0")], {}),
+        # chatter the classifier filed, cancelled by a dispatcher (/非诉求) that day
+        ("GD-W3", 12, [dispatched(12), ("dismiss", at(11, 24, 12, 30), "不是诉求")], {}),
     ]
     with db.transaction(rt.sessions) as s:
         for number, hour, steps, fields in orders:
@@ -614,9 +616,10 @@ def test_withdrawn_and_merged_orders_are_not_received(rt: Runtime) -> None:
                 **fields,
             )
     day = report(rt, "day", date(2026, 11, 24), at(11, 25, 8, 30))
-    # on the 24th GD-W2 was still open: received, not closed; GD-W1 was withdrawn that day
+    # on the 24th GD-W2 was still open: received, not closed; GD-W1 was withdrawn and GD-W3
+    # cancelled that day
     assert "**当日**：受理 2 件，签收 1 件，办结 1 件；办结率 50.0%" in day
-    assert "不含至期末已撤回、已合并的" in day
+    assert "不含至期末已撤回、已合并、已撤销的" in day
     week = report(rt, "week", date(2026, 11, 23), at(11, 30, 8, 30))
     # by the week's end both are void: one received, one closed
     assert "| 区交通运输局 | 1 | 1 | 100.0% |" in week
