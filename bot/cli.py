@@ -163,10 +163,18 @@ label_col_option = click.option(
 @text_cols_option
 @label_col_option
 @click.option(
+    "--kind",
+    type=click.Choice(["router", "detector"]),
+    default="router",
+    show_default=True,
+    help="router: category routing (labels are category codes); detector: request or not "
+    "(labels request/chatter; its threshold is chosen by 5-fold CV).",
+)
+@click.option(
     "--from-db",
     is_flag=True,
-    help="Add the dispatchers' /派单 decisions from the configured database; without CSV, "
-    "on top of the shipped routing examples.",
+    help="Add the dispatchers' decisions from the configured database (router: /派单; "
+    "detector: /立案 and /非诉求); without CSV, on top of the shipped examples.",
 )
 @config_option
 def train(
@@ -174,25 +182,35 @@ def train(
     output: Path,
     text_cols: str,
     label_col: str,
+    kind: str,
     from_db: bool,
     config_path: Path | None,
 ) -> None:
-    """Train a routing model from CSV (and/or the dispatchers' decisions) into a model file."""
+    """Train a routing model (or, with --kind detector, a request detector) from CSV and/or
+    the dispatchers' decisions into a model file."""
     from bot import modeltools as mt
     from bot.language import build_tokenizer
 
     if csv_path is None and not from_db:
         raise click.UsageError("give a CSV file, --from-db, or both")
     settings = _taxonomy_settings(config_path)
+    detector = kind == "detector"
     try:
         tables = []
         if csv_path is not None:
             tables.append(mt.read_table(csv_path, _columns(text_cols), label_col))
         else:
-            tables.append(mt.shipped_routing_table())
+            tables.append(mt.shipped_detection_table() if detector else mt.shipped_routing_table())
         if from_db:
-            tables.append(mt.corrections_table(settings))
-        mt.train(tables, settings, build_tokenizer(settings), output, click.echo)
+            tables.append(
+                mt.detection_corrections_table(settings)
+                if detector
+                else mt.corrections_table(settings)
+            )
+        if detector:
+            mt.train_detector_file(tables, settings, build_tokenizer(settings), output, click.echo)
+        else:
+            mt.train(tables, settings, build_tokenizer(settings), output, click.echo)
     except mt.ToolError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -35,6 +35,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "GRIDBOT_WECOM_APP_SECRET": "wecom.app.secret",
     "GRIDBOT_WECOM_APP_AGENT_ID": "wecom.app.agent_id",
     "GRIDBOT_CLASSIFIER_MODEL": "classifier.model",
+    "GRIDBOT_CLASSIFIER_DETECTOR_MODEL": "classifier.detector_model",
     "GRIDBOT_CLASSIFIER_CACHE_DIR": "classifier.cache_dir",
 }
 
@@ -180,6 +181,8 @@ class IntakeSettings:
 @dataclass(frozen=True)
 class ClassifierSettings:
     model: str = ""  # a trained model file; "" means the default model shipped with gridbot
+    # a detector made by `gridbot train --kind detector`; "" means the default one
+    detector_model: str = ""
     min_confidence: float = 0.5  # below this an order waits for a dispatcher (待派单)
     words: tuple[str, ...] = ()  # park and place names the tokenizer keeps whole
     review_score: float = 0.5  # not a request, but this likely: the dispatchers may file it
@@ -546,6 +549,7 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
     cl = root.sub("classifier")
     classifier = ClassifierSettings(
         model=cl.text("model", ""),
+        detector_model=cl.text("detector_model", ""),
         min_confidence=cl.number("min_confidence", 0.5),
         words=cl.texts("words"),
         review_score=cl.number("review_score", 0.5),

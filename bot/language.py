@@ -9,7 +9,9 @@ trained at start-up on the corpus shipped in ``nlp/data/corpus`` plus the config
 categories' names and keywords (the default model, about 3 s; kept in ``[classifier]
 cache_dir`` and reused by later processes while nothing it depends on changes, see
 :mod:`nlp.cache`), the keyword rules as the floor.
-``[classifier] model`` replaces the router by a model file made with ``gridbot train``.
+``[classifier] model`` replaces the router by a model file made with ``gridbot train``, and
+``[classifier] detector_model`` the detector by one made with ``gridbot train --kind detector``
+(with the threshold it was trained for).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from nlp.decision import CategoryRule, Classifier
 from nlp.duplicates import DuplicateFinder
 from nlp.linear import LinearTextModel
 from nlp.tokenizer import Tokenizer
-from nlp.trained import TrainedClassifier, build_default
+from nlp.trained import CHATTER, REQUEST, TrainedClassifier, build_default
 
 log = logging.getLogger(__name__)
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "nlp" / "data" / "corpus"
@@ -80,14 +82,29 @@ def roster_words(settings: Settings) -> list[str]:
 
 def load_router(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
     """A router model file, or a :class:`ConfigError` that says what is wrong with it."""
+    return _load_model(path, tokenizer, "router", "classifier.model")
+
+
+def load_detector(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
+    """A detector model file (``gridbot train --kind detector``), or a :class:`ConfigError`."""
+    model = _load_model(path, tokenizer, "detector", "classifier.detector_model")
+    if set(model.labels) != {REQUEST, CHATTER}:
+        raise ConfigError(
+            f"classifier.detector_model: {path} has labels {', '.join(model.labels)}, "
+            f"need {REQUEST} and {CHATTER}"
+        )
+    return model
+
+
+def _load_model(path: str | Path, tokenizer: Tokenizer, kind: str, key: str) -> LinearTextModel:
     try:
         model = LinearTextModel.load(path, tokenizer)
     except modelfile.ModelFileError as exc:
-        raise ConfigError(f"classifier.model: {exc}") from None
+        raise ConfigError(f"{key}: {exc}") from None
     except OSError as exc:
-        raise ConfigError(f"classifier.model: cannot read {path}: {exc.strerror}") from None
-    if model.kind != "router":
-        raise ConfigError(f"classifier.model: {path} is a {model.kind} model, not a router")
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+    if model.kind != kind:
+        raise ConfigError(f"{key}: {path} is a {model.kind} model, not a {kind}")
     return model
 
 
@@ -104,6 +121,21 @@ def build_language(settings: Settings, *, corpus_dir: str | Path = CORPUS_DIR) -
     classifier = build_default(
         rules, tokenizer, corpus_dir, cache_dir=settings.classifier.cache_dir or None
     )
+    if settings.classifier.detector_model:
+        detector = load_detector(settings.classifier.detector_model, tokenizer)
+        log.info(
+            "detector model %s (threshold %s)",
+            settings.classifier.detector_model,
+            "default" if detector.threshold is None else f"{detector.threshold:.3f}",
+        )
+        classifier = TrainedClassifier(
+            rules,
+            tokenizer,
+            router=classifier.router,
+            detector=detector,
+            keyword=classifier.keyword,
+            threshold=detector.threshold,
+        )
     if settings.classifier.model:
         router = load_router(settings.classifier.model, tokenizer)
         known = [label for label in router.labels if label in classifier.rules]

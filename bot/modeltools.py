@@ -23,9 +23,20 @@ import numpy as np
 from bot.config import Settings
 from bot.language import CORPUS_DIR, Language, category_rules
 from nlp.decision import Decision
+from nlp.keywords import KeywordClassifier
 from nlp.linear import LinearTextModel, train_table
 from nlp.tokenizer import Tokenizer
-from nlp.trained import ROUTING_FILE, read_corpus
+from nlp.trained import (
+    CHATTER,
+    DETECTION_FILE,
+    MAX_CHATTER_FILED,
+    REQUEST,
+    ROUTING_FILE,
+    Example,
+    cv_threshold,
+    read_corpus,
+    train_detector,
+)
 from storage import db
 from storage import repositories as repo
 
@@ -122,6 +133,88 @@ def train(
     if extra:
         echo(f"plus {len(extra)} category names and keywords as short examples")
     echo(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); use it with [classifier] model")
+    return model
+
+
+# ---------------------------------------------------------------- the request detector
+
+DETECTOR_LABELS = (REQUEST, CHATTER)
+CV_FOLDS = 5
+
+
+def shipped_detection_table() -> Table:
+    """The team's request/chatter lines shipped in ``nlp/data/corpus`` (both splits)."""
+    examples = read_corpus(CORPUS_DIR / DETECTION_FILE, DETECTOR_LABELS)
+    return Table([e.text for e in examples], [e.label for e in examples], DETECTION_FILE)
+
+
+def detection_corrections_table(settings: Settings) -> Table:
+    """The dispatchers' /立案 (request) and /非诉求 (chatter) decisions in the database."""
+    engine = db.make_engine(settings.database.url)
+    try:
+        with db.transaction(db.make_sessionmaker(engine)) as session:
+            rows = repo.detection_examples(session)
+            return Table([r.text for r in rows], [r.label for r in rows], "dispatchers' decisions")
+    finally:
+        engine.dispose()
+
+
+def train_detector_file(
+    tables: Sequence[Table],
+    settings: Settings,
+    tokenizer: Tokenizer,
+    out: Path,
+    echo: Echo,
+    *,
+    seeds: Sequence[int] = (0, 1),
+) -> LinearTextModel:
+    """A request detector trained as the default one is (``nlp.trained.train_detector``: the
+    lines plus the shipped routing examples as extra requests, the blend with the keyword score
+    and cues), with its threshold chosen by the default's rule: the lowest that files at most
+    2 % of the chatter out-of-fold (5-fold CV, the shuffles of ``seeds`` pooled)."""
+    texts = [t for table in tables for t in table.texts]
+    labels = [label for table in tables for label in table.labels]
+    wrong = sorted({label for label in labels if label not in DETECTOR_LABELS})
+    if wrong:
+        raise ToolError(
+            f"a detector's labels are {REQUEST} and {CHATTER}; found {', '.join(wrong[:5])}"
+        )
+    counts = Counter(labels)
+    if min(counts[REQUEST], counts[CHATTER]) < CV_FOLDS:
+        raise ToolError(
+            f"need at least {CV_FOLDS} examples of each of {REQUEST} and {CHATTER} "
+            f"(have {counts[REQUEST]} and {counts[CHATTER]})"
+        )
+    rules = category_rules(settings)
+    keyword = KeywordClassifier(rules, tokenizer)
+    examples = [Example("train", label, text) for text, label in zip(texts, labels, strict=True)]
+    extra = [e.text for e in read_corpus(CORPUS_DIR / ROUTING_FILE)]
+    source = " + ".join(f"{table.source} ({len(table.texts)})" for table in tables)
+    source += f" + {ROUTING_FILE} ({len(extra)}) as requests"
+    started = time.perf_counter()
+    model = train_detector(
+        examples, tokenizer, extra_requests=extra, keyword=keyword, source=source
+    )
+    threshold, cv = cv_threshold(
+        examples, rules, tokenizer, extra_requests=extra, folds=CV_FOLDS, seeds=seeds
+    )
+    seconds = time.perf_counter() - started
+    echo(f"trained on {len(texts)} examples ({source}) in {seconds:.1f} s")
+    echo(f"  {REQUEST}: {counts[REQUEST]}  {CHATTER}: {counts[CHATTER]}")
+    if 0 < threshold < 1:
+        model.threshold = threshold
+        echo(
+            f"threshold {threshold:.3f} (files at most {MAX_CHATTER_FILED:.0%} of the chatter in "
+            f"{CV_FOLDS}-fold CV); at it, out-of-fold: precision {cv.precision:.3f}, recall "
+            f"{cv.recall:.3f}, F1 {cv.f1:.3f}, chatter filed {cv.chatter_filed:.1%}"
+        )
+    else:
+        echo("too few chatter examples to choose a threshold: gridbot's default is used")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    echo(
+        f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); use it with [classifier] detector_model"
+    )
     return model
 
 

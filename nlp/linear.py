@@ -174,6 +174,7 @@ class LinearTextModel:
         label_to_department: Mapping[str, str] | None = None,
         created: str | None = None,
         blend: Mapping[str, float] | None = None,
+        threshold: float | None = None,
     ) -> None:
         if kind not in modelfile.KINDS:
             raise ValueError(f"kind must be one of {modelfile.KINDS}, got {kind!r}")
@@ -189,6 +190,8 @@ class LinearTextModel:
         self.label_to_department = dict(label_to_department or {})
         # how a detector's probability is combined with the keyword request score (nlp.trained)
         self.blend: dict[str, float] | None = dict(blend) if blend else None
+        # a detector's operating point, when its training chose one (None: the app's default)
+        self.threshold = None if threshold is None else float(threshold)
         # out-of-fold calibrated probabilities of the training texts (after fit; not saved)
         self.oof_proba: np.ndarray | None = None
         self.created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -364,6 +367,8 @@ class LinearTextModel:
             meta["label_to_department"] = self.label_to_department
         if self.blend:
             meta["blend"] = self.blend
+        if self.threshold is not None:
+            meta["threshold"] = self.threshold
         arrays = {
             "idf": self.featurizer.idf.astype(np.float32),
             "coef": self.coef.astype(np.float32),
@@ -403,6 +408,7 @@ class LinearTextModel:
             label_to_department=meta.get("label_to_department"),
             created=str(meta.get("created", "")),
             blend=meta.get("blend"),
+            threshold=meta.get("threshold"),
         )
 
     @classmethod

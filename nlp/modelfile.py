@@ -39,6 +39,10 @@ A zip archive (stored or deflated) with exactly these members:
       probability ``p`` of ``"request"``, the keyword classifier's score ``k`` and each cue
       ``s`` (1 when present in the text, else 0; a missing weight is 0) (:mod:`nlp.trained`).
 
+    - ``threshold`` (optional, detectors; since 2026-12-01): the operating point the model was
+      trained for, a number in (0, 1): a text is a request when its request score is at least
+      this. Readers from before that date ignore it (and use their built-in threshold).
+
 ``vocabulary.json``
     UTF-8 JSON object ``{"words": [...], "chars": [...], "head": [...]}``: the feature strings
     of each block. Feature column ``j`` of the model is, in order, the words, then the
@@ -175,6 +179,9 @@ def validate(data: ModelData, where: object = "model") -> None:
             f"blend must map {', '.join(BLEND_KEYS)} (and optionally "
             f"{', '.join(BLEND_SIGNALS)}) to numbers",
         )
+    threshold = meta.get("threshold")
+    if threshold is not None and (not _is_number(threshold) or not 0 < threshold < 1):
+        raise _fail(where, "threshold must be a number between 0 and 1")
     vocab = data.vocabulary
     if not isinstance(vocab, dict) or set(vocab) != set(BLOCKS):
         raise _fail(where, f"vocabulary.json must have exactly the blocks {', '.join(BLOCKS)}")

@@ -524,13 +524,43 @@ def choose_threshold(
     route_path = corpus / ROUTING_FILE
     routed = read_corpus(route_path) if route_path.is_file() else []
     extra = [e.text for e in routed if e.split == "train"]
+    threshold, _ = cv_threshold(
+        examples,
+        rules,
+        tokenizer,
+        extra_requests=extra,
+        max_share=max_share,
+        folds=folds,
+        seeds=seeds,
+    )
+    return threshold
+
+
+def cv_threshold(
+    examples: Sequence[Example],
+    rules: Sequence[CategoryRule],
+    tokenizer: Tokenizer,
+    *,
+    extra_requests: Sequence[str] = (),
+    max_share: float = MAX_CHATTER_FILED,
+    folds: int = 5,
+    seeds: Sequence[int] = (0, 1),
+) -> tuple[float, DetectionReport]:
+    """The lowest threshold that files at most ``max_share`` of the ``train`` chatter of
+    ``examples`` out-of-fold (:func:`cross_validated_scores`, the shuffles of ``seeds`` pooled),
+    and the pooled out-of-fold figures at that threshold."""
     chatter: list[float] = []
+    truth: list[bool] = []
+    scored: list[float] = []
     for seed in seeds:
         train, scores = cross_validated_scores(
-            examples, rules, tokenizer, extra_requests=extra, folds=folds, seed=seed
+            examples, rules, tokenizer, extra_requests=extra_requests, folds=folds, seed=seed
         )
         chatter += [x for e, x in zip(train, scores, strict=True) if e.label == CHATTER]
-    return threshold_for(chatter, max_share)
+        truth += [e.label == REQUEST for e in train]
+        scored += scores
+    threshold = threshold_for(chatter, max_share)
+    return threshold, detection_report(truth, [x >= threshold for x in scored])
 
 
 def evaluate_held_out(

@@ -18,6 +18,7 @@ from nlp import modelfile
 from nlp.features import FeatureSettings
 from nlp.linear import LinearTextModel
 from nlp.tokenizer import Tokenizer
+from nlp.trained import TrainedClassifier
 from storage import db
 from storage import repositories as repo
 
@@ -223,3 +224,146 @@ def test_train_from_db_adds_the_dispatchers_decisions(tmp_path: Path) -> None:
     assert meta["training"]["examples"] == shipped + 3
     model = LinearTextModel.load(out, Tokenizer())
     assert model.predict([odd])[0] == "public_order"
+
+
+# request / chatter lines for a detector the tests train (realistic enterprise-group lines)
+DETECTION_ROWS = [
+    ("新厂区门口没有路，工程车进不来，请帮忙协调", "request"),
+    ("车间从早上开始停电，生产线全停了，什么时候来电", "request"),
+    ("园区东路坑洼太多，货车经常陷进去，能不能修一下", "request"),
+    ("我们的燃气管道什么时候能接通？周五就要试生产", "request"),
+    ("厂门口的红绿灯坏了三天，上下班很危险", "request"),
+    ("新招的员工社保怎么办理，找哪个部门", "request"),
+    ("配电房一直没有送电，工人都在等，麻烦催一下", "request"),
+    ("园区北门那段路晚上没有路灯，请尽快安装", "request"),
+    ("污水管堵了，厂区里全是积水，请派人来看看", "request"),
+    ("稳岗补贴今年还能申请吗？材料交到哪里", "request"),
+    ("消防验收一直约不上，项目没法投产，急", "request"),
+    ("工地旁边的排水沟塌了，下雨就淹，请处理", "request"),
+    ("谢谢领导！", "chatter"),
+    ("收到，马上安排", "chatter"),
+    ("大家早上好", "chatter"),
+    ("哈哈哈，这个好", "chatter"),
+    ("明天的会改到下午三点，请相互转告", "chatter"),
+    ("好的，辛苦了", "chatter"),
+    ("我们的新产品上线了，欢迎大家来参观", "chatter"),
+    ("已经修好了，谢谢交通局的同志", "chatter"),
+    ("周末愉快", "chatter"),
+    ("[强]", "chatter"),
+    ("欢迎新朋友进群", "chatter"),
+    ("这个问题昨天已经解决了，不用管了", "chatter"),
+]
+CARPOOL = "明早七点从园区去高铁站，车上还有两个座位，要走的私聊"
+
+
+def write_detection_csv(path: Path) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(DETECTION_ROWS)
+    return path
+
+
+def test_train_kind_detector_from_csv_and_the_dispatchers_decisions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    config = tmp_path / "c.toml"
+    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
+    config.write_text(taxonomy + f'\n[database]\nurl = "{url}"\n', encoding="utf-8")
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with db.transaction(db.make_sessionmaker(engine)) as s:  # three /非诉求, one /立案
+        for i, (text, label) in enumerate(
+            [
+                (CARPOOL, "chatter"),
+                ("周六早上八点园区门口拼车去市区，还有一个座位", "chatter"),
+                ("下班顺路去高铁站的可以搭我的车，还剩两个位置", "chatter"),
+                ("园区食堂的菜里吃出了虫子，请市场监管来查一查", "request"),
+            ]
+        ):
+            repo.set_detection_example(
+                s,
+                text=text,
+                label=label,
+                actor="sup",
+                message_id=None,
+                order_id=None,
+                at=datetime(2026, 11, 23, i, tzinfo=UTC),
+            )
+    engine.dispose()
+    data = write_detection_csv(tmp_path / "lines.csv")
+    out = tmp_path / "detector.gbm"
+    args = ["train", str(data), "--kind", "detector", "--text-cols", "text", "-o", str(out)]
+    result = run(*args, "--from-db", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "lines.csv (24) + dispatchers' decisions (4)" in result.output
+    assert "request: 13  chatter: 15" in result.output
+    assert "threshold 0." in result.output and "chatter filed" in result.output
+    meta = modelfile.read(out).meta
+    assert meta["kind"] == "detector" and sorted(meta["labels"]) == ["chatter", "request"]
+    assert 0 < meta["threshold"] < 1 and "blend" in meta
+    routing_lines = sum(
+        1
+        for line in (Path(__file__).parent.parent / "nlp/data/corpus/routing.tsv")
+        .read_text("utf-8")
+        .splitlines()
+        if line and not line.startswith(("#", "split"))
+    )
+    assert meta["training"]["examples"] == 28
+    assert meta["training"]["extra_examples"] == routing_lines
+
+    # configured, it replaces the default detector, with its own threshold
+    config.write_text(
+        config.read_text("utf-8") + f'\n[classifier]\ndetector_model = "{out}"\n', encoding="utf-8"
+    )
+    clf = build_language(load_settings(config)).classifier
+    assert isinstance(clf, TrainedClassifier) and clf.detector is not None
+    assert (clf.detector.threshold, clf.threshold) == (meta["threshold"], meta["threshold"])
+    assert clf.detector.coef.tobytes() == LinearTextModel.load(out, Tokenizer()).coef.tobytes()
+    for text, _ in DETECTION_ROWS[:3] + DETECTION_ROWS[-3:]:
+        assert clf.classify(text).is_request == (clf.request_score(text) >= meta["threshold"])
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param(
+            [("停电了", "诉求")] * 6 + [("谢谢", "闲聊")] * 6, "found 诉求, 闲聊", id="labels"
+        ),
+        pytest.param(
+            [("停电了", "request")] * 6 + [("谢谢", "chatter")] * 3,
+            "need at least 5 examples of each of request and chatter (have 6 and 3)",
+            id="too-few",
+        ),
+    ],
+)
+def test_train_kind_detector_refuses_unusable_tables(
+    tmp_path: Path, rows: list[tuple[str, str]], expected: str
+) -> None:
+    data = tmp_path / "d.csv"
+    with data.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    out = tmp_path / "d.gbm"
+    result = run("train", str(data), "--kind", "detector", "--text-cols", "text", "-o", str(out))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert expected in result.output
+    assert not out.exists()
+
+
+def test_a_router_file_is_refused_as_detector_model(trained: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
+    config.write_text(
+        taxonomy + f'\n[classifier]\ndetector_model = "{trained}"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"classifier\.detector_model: .* is a router model"):
+        build_language(load_settings(config))
+
+
+def test_the_shipped_detection_lines_are_the_default_base() -> None:
+    from bot import modeltools as mt
+
+    table = mt.shipped_detection_table()
+    assert set(table.labels) == {"request", "chatter"}
+    assert len(table.texts) > 7000 and table.source == "detection.tsv"

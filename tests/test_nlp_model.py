@@ -574,6 +574,25 @@ def test_detector_blended_with_keyword_score(
     assert_refused(tmp_path / "d.gbm", tokenizer, "blend must map")
 
 
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, "0.8", None])
+def test_a_detector_file_carries_its_threshold(
+    tmp_path: Path, tokenizer: Tokenizer, bad: object
+) -> None:
+    rows = detection_lines(60, seed=3)
+    det = LinearTextModel.fit(
+        [t for _, t in rows], [lab for lab, _ in rows], tokenizer=tokenizer, kind="detector"
+    )
+    assert det.threshold is None
+    det.save(tmp_path / "plain.gbm")
+    assert "threshold" not in modelfile.read(tmp_path / "plain.gbm").meta
+    det.threshold = 0.8125
+    det.save(tmp_path / "d.gbm")
+    assert LinearTextModel.load(tmp_path / "d.gbm", tokenizer).threshold == 0.8125
+    if bad is not None:
+        edit_meta(tmp_path / "d.gbm", threshold=bad)
+        assert_refused(tmp_path / "d.gbm", tokenizer, "threshold must be a number between 0 and 1")
+
+
 def test_threshold_for_a_share_of_chatter() -> None:
     scores = [i / 100 for i in range(100)]  # 0.00 .. 0.99
     t = threshold_for(scores, 0.02)
