@@ -26,8 +26,7 @@ NUMBER = "GD-20261123-0001"
 def examples(rt: Runtime) -> list[tuple[str, str, str, int | None, int | None]]:
     with db.transaction(rt.sessions) as s:
         return [
-            (e.text, e.label, e.actor, e.message_id, e.order_id)
-            for e in repo.detection_examples(s)
+            (e.text, e.label, e.actor, e.message_id, e.order_id) for e in repo.detection_examples(s)
         ]
 
 
