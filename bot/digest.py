@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot import reports
 from bot.config import Settings
 from bot.workcal import WorkCalendar
+from handlers.context import Context
 
 
 def digest_messages(
@@ -33,6 +34,14 @@ def digest_messages(
         calendar = reports.default_calendar(session, settings, now.tzinfo)
     return reports.report_messages(
         session, settings, calendar, reports.DAY, day, now, unknown_years
+    )
+
+
+def todays_digest(ctx: Context) -> str:
+    """Today's 日报 as of the context's clock, for the supervisors' /日报 command."""
+    now = ctx.clock.now().astimezone(ctx.clock.tz)
+    return build_digest(
+        ctx.session, day=now.date(), now=now, settings=ctx.settings, calendar=ctx.calendar
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.digest import todays_digest
 from bot.language import Language, build_language
 from bot.wecom.crypto import CallbackCrypto
 from bot.workcal import WorkCalendar
@@ -123,7 +124,7 @@ def build_runtime(
         clock=clock,
         engine=engine,
         sessions=sessions,
-        dispatcher=register_all(Dispatcher()),
+        dispatcher=register_all(Dispatcher(), daily_report=todays_digest),
         language=language or build_language(settings),
         calendar=calendar,
         aibot_crypto=aibot,

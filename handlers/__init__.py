@@ -7,7 +7,6 @@ from handlers.dispatch import Dispatcher, is_command, is_group_text, is_private_
 from handlers.intake import FILE, NOT_REQUEST, REQUEST, group_text, private_text
 from handlers.steps import (
     APPROVE,
-    DAILY,
     EXTEND,
     MERGE,
     PROGRESS,
@@ -20,11 +19,14 @@ from handlers.steps import (
     SUPERVISE,
     TODO,
     WITHDRAW,
+    DailyReport,
+    daily_command,
 )
 
 
-def register_all(dispatcher: Dispatcher) -> Dispatcher:
-    """Commands first, then free text to intake. First match wins."""
+def register_all(dispatcher: Dispatcher, *, daily_report: DailyReport) -> Dispatcher:
+    """Commands first, then free text to intake. First match wins. ``daily_report`` makes the
+    supervisors' /日报 (the app passes the scheduler's digest)."""
     commands = CommandTable(
         (
             STATUS,
@@ -47,7 +49,7 @@ def register_all(dispatcher: Dispatcher) -> Dispatcher:
             NOT_REQUEST,
             SUPERVISE,
             STATS,
-            DAILY,
+            daily_command(daily_report),
         )
     )
     dispatcher.add("command", is_command, commands)

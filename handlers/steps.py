@@ -8,6 +8,7 @@ Each command checks the sender against :data:`handlers.lifecycle.ACTIONS` first
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from handlers import lifecycle as lc
@@ -478,15 +479,16 @@ def stats_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
 STATS = Command(("统计", "stats"), "/统计 [部门]", "督办人员查看各部门统计", stats_cmd)
 
 
-def daily_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
-    _require_supervisor(msg, ctx, "日报")
-    from bot.digest import build_digest  # the scheduler's digest, on demand
-
-    now = ctx.clock.now().astimezone(ctx.clock.tz)
-    text = build_digest(
-        ctx.session, day=now.date(), now=now, settings=ctx.settings, calendar=ctx.calendar
-    )
-    return Reply(text, markdown=True)
+DailyReport = Callable[[Context], str]
+"""Today's 日报 as markdown, as of the context's clock (the app factory passes the scheduler's
+digest, :func:`bot.digest.todays_digest`)."""
 
 
-DAILY = Command(("日报", "daily"), "/日报", "督办人员查看今日日报", daily_cmd)
+def daily_command(report: DailyReport) -> Command:
+    """/日报: a supervisor gets ``report`` on demand."""
+
+    def daily_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
+        _require_supervisor(msg, ctx, "日报")
+        return Reply(report(ctx), markdown=True)
+
+    return Command(("日报", "daily"), "/日报", "督办人员查看今日日报", daily_cmd)
