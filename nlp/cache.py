@@ -5,11 +5,11 @@ gridbot process (``serve``, ``tick``, each CLI command) needs them. :func:`load_
 the two models as model files (:mod:`nlp.modelfile`: no code runs when one is loaded) named by a
 key that changes whenever anything that shapes them changes: the corpus files, the category
 rules, the tokenizer's vocabulary, the source of the ``nlp`` modules that train and read them,
-and the versions of numpy, scipy, scikit-learn and jieba. A missing, unreadable or damaged cache
-entry is trained again and rewritten (atomically: write to a temporary file, then rename), so
-the cache can always be deleted. A cache directory that cannot be written only costs the time.
-Each load touches the files it used; when a new entry is written, only the ``KEEP`` most recently
-used entries of each kind stay.
+and the versions of numpy, scipy, scikit-learn, LightGBM and jieba. A missing, unreadable or
+damaged cache entry is trained again and rewritten (atomically: write to a temporary file, then
+rename), so the cache can always be deleted. A cache directory that cannot be written only costs
+the time. Each load touches the files it used; when a new entry is written, only the ``KEEP``
+most recently used entries of each kind stay.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # the modules whose code decides what training produces or how a model file is read
 SOURCES = ("decision", "features", "keywords", "linear", "modelfile", "tokenizer", "trained")
-PACKAGES = ("numpy", "scipy", "scikit-learn", "jieba")
+PACKAGES = ("numpy", "scipy", "scikit-learn", "lightgbm", "jieba")
 KINDS = ("detector", "router")
 KEEP = 8  # model files kept per kind (several configs may share a cache); least recent go
 

@@ -46,6 +46,7 @@ import scipy.sparse as sp
 from nlp import modelfile
 from nlp.features import Analysis, CountCorpus, FeatureSettings, Featurizer, analyse
 from nlp.tokenizer import Tokenizer
+from nlp.trees import TreeEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class LinearTextModel:
         created: str | None = None,
         blend: Mapping[str, float] | None = None,
         threshold: float | None = None,
+        trees: TreeEnsemble | None = None,
     ) -> None:
         if kind not in modelfile.KINDS:
             raise ValueError(f"kind must be one of {modelfile.KINDS}, got {kind!r}")
@@ -192,6 +194,8 @@ class LinearTextModel:
         self.blend: dict[str, float] | None = dict(blend) if blend else None
         # a detector's operating point, when its training chose one (None: the app's default)
         self.threshold = None if threshold is None else float(threshold)
+        # a detector's tree stacker (nlp.trees, nlp.trained): replaces the blend when present
+        self.trees = trees
         # out-of-fold calibrated probabilities of the training texts (after fit; not saved)
         self.oof_proba: np.ndarray | None = None
         self.created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -369,6 +373,8 @@ class LinearTextModel:
             meta["blend"] = self.blend
         if self.threshold is not None:
             meta["threshold"] = self.threshold
+        if self.trees is not None:
+            meta["trees"] = self.trees.to_json()
         arrays = {
             "idf": self.featurizer.idf.astype(np.float32),
             "coef": self.coef.astype(np.float32),
@@ -409,6 +415,7 @@ class LinearTextModel:
             created=str(meta.get("created", "")),
             blend=meta.get("blend"),
             threshold=meta.get("threshold"),
+            trees=TreeEnsemble.from_json(meta["trees"]) if "trees" in meta else None,
         )
 
     @classmethod

@@ -39,6 +39,12 @@ A zip archive (stored or deflated) with exactly these members:
       probability ``p`` of ``"request"``, the keyword classifier's score ``k`` and each cue
       ``s`` (1 when present in the text, else 0; a missing weight is 0) (:mod:`nlp.trained`).
 
+    - ``trees`` (optional, detectors; since 2026-12-01): the tree stacker that turns the
+      detector's probability, the keyword score and the keyword classifier's signals into the
+      request score, replacing ``blend`` (:mod:`nlp.trees` documents the object: ``inputs``,
+      the input names of ``nlp.trained.STACK_INPUTS``; ``feature``, ``threshold``, ``left``,
+      ``right``, ``value``, ``roots``, lists of numbers; children after parents). Readers from
+      before that date ignore it and score with ``blend``.
     - ``threshold`` (optional, detectors; since 2026-12-01): the operating point the model was
       trained for, a number in (0, 1): a text is a request when its request score is at least
       this. Readers from before that date ignore it (and use their built-in threshold).
@@ -78,6 +84,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nlp.trees import TreeEnsemble
 
 FORMAT = "gridbot-model"
 VERSION = 1
@@ -182,6 +190,13 @@ def validate(data: ModelData, where: object = "model") -> None:
     threshold = meta.get("threshold")
     if threshold is not None and (not _is_number(threshold) or not 0 < threshold < 1):
         raise _fail(where, "threshold must be a number between 0 and 1")
+    if "trees" in meta:
+        if meta.get("kind") != "detector":
+            raise _fail(where, "only a detector has trees")
+        try:
+            TreeEnsemble.from_json(meta["trees"])
+        except ValueError as exc:
+            raise _fail(where, str(exc)) from None
     vocab = data.vocabulary
     if not isinstance(vocab, dict) or set(vocab) != set(BLOCKS):
         raise _fail(where, f"vocabulary.json must have exactly the blocks {', '.join(BLOCKS)}")
