@@ -230,17 +230,27 @@ def train(
 def evaluate(
     csv_path: Path, model_path: Path, text_cols: str, label_col: str, config_path: Path | None
 ) -> None:
-    """Accuracy, macro-F1, per-class figures and confusion matrix of a model on a CSV."""
+    """Accuracy, macro-F1, per-class figures and confusion matrix of a model on a CSV; for a
+    detector (labels request/chatter) first the request class's figures and the share of
+    chatter filed, deciding as the app does at the file's threshold."""
     from bot import modeltools as mt
-    from bot.language import build_tokenizer, load_router
+    from bot.language import build_tokenizer, load_detector, load_router, model_kind
 
     settings = _taxonomy_settings(config_path)
+    tokenizer = build_tokenizer(settings)
     try:
         table = mt.read_table(csv_path, _columns(text_cols), label_col)
-        model = load_router(model_path, build_tokenizer(settings))
+        if model_kind(model_path) == "detector":
+            detector = load_detector(model_path, tokenizer)
+            predicted = mt.detector_predictions(detector, settings, tokenizer, table.texts)
+            evaluation = mt.score_predictions(table, predicted)
+            lines = mt.detection_lines(evaluation)
+        else:
+            evaluation = mt.evaluate(load_router(model_path, tokenizer), table)
+            lines = []
     except (mt.ToolError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    for line in mt.evaluation_lines(mt.evaluate(model, table), len(table.texts)):
+    for line in lines + mt.evaluation_lines(evaluation, len(table.texts)):
         click.echo(line)
 
 

@@ -96,6 +96,15 @@ def load_detector(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
     return model
 
 
+def model_kind(path: str | Path) -> str:
+    """``router`` or ``detector``: what a model file holds (``router`` when it cannot be read;
+    loading it then says why)."""
+    try:
+        return str(modelfile.read(path).meta.get("kind", "router"))
+    except (modelfile.ModelFileError, OSError):
+        return "router"
+
+
 def _load_model(path: str | Path, tokenizer: Tokenizer, kind: str, key: str) -> LinearTextModel:
     try:
         model = LinearTextModel.load(path, tokenizer)

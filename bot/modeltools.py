@@ -33,6 +33,7 @@ from nlp.trained import (
     REQUEST,
     ROUTING_FILE,
     Example,
+    TrainedClassifier,
     cv_threshold,
     read_corpus,
     train_detector,
@@ -228,9 +229,45 @@ class Evaluation:
 
 
 def evaluate(model: LinearTextModel, table: Table) -> Evaluation:
+    """A router's figures on ``table``."""
+    return score_predictions(table, model.predict(table.texts))
+
+
+def detector_predictions(
+    model: LinearTextModel, settings: Settings, tokenizer: Tokenizer, texts: Sequence[str]
+) -> list[str]:
+    """``request``/``chatter`` for each text, as the app decides it with this detector (its
+    stacker, the configured categories' keyword classifier, the hard rules, its threshold)."""
+    rules = category_rules(settings)
+    clf = TrainedClassifier(
+        rules,
+        tokenizer,
+        router=None,
+        detector=model,
+        keyword=KeywordClassifier(rules, tokenizer),
+        threshold=model.threshold,
+    )
+    return [REQUEST if clf.classify(t).is_request else CHATTER for t in texts]
+
+
+def detection_lines(ev: Evaluation) -> list[str]:
+    """The request class's precision, recall and F1 and the share of chatter filed."""
+    by = {label: (p, r, f, n) for label, p, r, f, n in ev.per_class}
+    p, r, f, n = by.get(REQUEST, (0.0, 0.0, 0.0, 0))
+    col = {label: i for i, label in enumerate(ev.labels)}
+    chatter = int(ev.confusion[col[CHATTER]].sum()) if CHATTER in col else 0
+    filed = int(ev.confusion[col[CHATTER], col[REQUEST]]) if {CHATTER, REQUEST} <= set(col) else 0
+    share = f"{filed / chatter:.1%}" if chatter else "—"
+    return [
+        f"requests {n}: precision {p:.3f} recall {r:.3f} F1 {f:.3f}; "
+        f"chatter {chatter}: filed {filed} ({share})",
+        "",
+    ]
+
+
+def score_predictions(table: Table, predicted: Sequence[str]) -> Evaluation:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    predicted = model.predict(table.texts)
     labels = sorted(set(table.labels) | set(predicted))
     p, r, f, support = precision_recall_fscore_support(
         table.labels, predicted, labels=labels, zero_division=0

@@ -311,6 +311,18 @@ def test_train_kind_detector_from_csv_and_the_dispatchers_decisions(tmp_path: Pa
     assert meta["training"]["examples"] == 28
     assert meta["training"]["extra_examples"] == routing_lines
 
+    # evaluate decides as the app does, at the file's threshold
+    held = tmp_path / "held.csv"
+    with held.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([*DETECTION_ROWS[:4], *DETECTION_ROWS[-3:], (CARPOOL, "chatter")])
+    result = run("evaluate", str(held), "--model", str(out), "--text-cols", "text")
+    assert result.exit_code == 0, result.output
+    [first] = [line for line in result.output.splitlines() if line.startswith("requests 4:")]
+    assert "precision " in first and "chatter 4: filed " in first
+    assert "examples 8  accuracy" in result.output and "confusion matrix" in result.output
+
     # configured, it replaces the default detector, with its own threshold
     config.write_text(
         config.read_text("utf-8") + f'\n[classifier]\ndetector_model = "{out}"\n', encoding="utf-8"
