@@ -241,6 +241,7 @@ def evaluate(
     try:
         table = mt.read_table(csv_path, _columns(text_cols), label_col)
         if model_kind(model_path) == "detector":
+            mt.check_detector_labels(table.labels)
             detector = load_detector(model_path, tokenizer)
             predicted = mt.detector_predictions(detector, settings, tokenizer, table.texts)
             evaluation = mt.score_predictions(table, predicted)

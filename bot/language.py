@@ -137,14 +137,17 @@ def build_language(settings: Settings, *, corpus_dir: str | Path = CORPUS_DIR) -
             settings.classifier.detector_model,
             "default" if detector.threshold is None else f"{detector.threshold:.3f}",
         )
-        classifier = TrainedClassifier(
-            rules,
-            tokenizer,
-            router=classifier.router,
-            detector=detector,
-            keyword=classifier.keyword,
-            threshold=detector.threshold,
-        )
+        try:
+            classifier = TrainedClassifier(
+                rules,
+                tokenizer,
+                router=classifier.router,
+                detector=detector,
+                keyword=classifier.keyword,
+                threshold=detector.threshold,
+            )
+        except ValueError as exc:  # e.g. trees reading inputs this version does not compute
+            raise ConfigError(f"classifier.detector_model: {exc}") from None
     if settings.classifier.model:
         router = load_router(settings.classifier.model, tokenizer)
         known = [label for label in router.labels if label in classifier.rules]

@@ -160,6 +160,14 @@ def detection_corrections_table(settings: Settings) -> Table:
         engine.dispose()
 
 
+def check_detector_labels(labels: Iterable[str]) -> None:
+    wrong = sorted({label for label in labels if label not in DETECTOR_LABELS})
+    if wrong:
+        raise ToolError(
+            f"a detector's labels are {REQUEST} and {CHATTER}; found {', '.join(wrong[:5])}"
+        )
+
+
 def train_detector_file(
     tables: Sequence[Table],
     settings: Settings,
@@ -170,16 +178,12 @@ def train_detector_file(
     seeds: Sequence[int] = (0, 1),
 ) -> LinearTextModel:
     """A request detector trained as the default one is (``nlp.trained.train_detector``: the
-    lines plus the shipped routing examples as extra requests, the blend with the keyword score
-    and cues), with its threshold chosen by the default's rule: the lowest that files at most
-    2 % of the chatter out-of-fold (5-fold CV, the shuffles of ``seeds`` pooled)."""
+    lines plus the shipped routing examples as extra requests, its stacker over the keyword
+    score and signals), with its threshold chosen by the default's rule: the lowest that files
+    at most 2 % of the chatter out-of-fold (5-fold CV, the shuffles of ``seeds`` pooled)."""
     texts = [t for table in tables for t in table.texts]
     labels = [label for table in tables for label in table.labels]
-    wrong = sorted({label for label in labels if label not in DETECTOR_LABELS})
-    if wrong:
-        raise ToolError(
-            f"a detector's labels are {REQUEST} and {CHATTER}; found {', '.join(wrong[:5])}"
-        )
+    check_detector_labels(labels)
     counts = Counter(labels)
     if min(counts[REQUEST], counts[CHATTER]) < CV_FOLDS:
         raise ToolError(

@@ -658,7 +658,7 @@ def evaluate_held_out(
             p = p[:, det.labels.index(REQUEST)]
             report.detection["detector"] = detection_report(truth, list(p >= at))
             report.names["detector"] = f"detector alone @ {at:.2f}"
-            if det.blend:
+            if det.blend or det.trees is not None:
                 plain = TrainedClassifier(
                     list(clf.rules.values()),
                     tokenizer,
@@ -671,7 +671,7 @@ def evaluate_held_out(
                 report.detection["detector + keywords"] = detection_report(
                     truth, [b >= at for b in blended]
                 )
-                report.names["detector + keywords"] = f"detector + keywords + cues @ {at:.2f}"
+                report.names["detector + keywords"] = f"stacked, no hard rules @ {at:.2f}"
             scores = [clf.request_score(e.text) for e in held]
             report.detection["trained, threshold 0.50"] = detection_report(
                 truth, [x >= 0.5 for x in scores]

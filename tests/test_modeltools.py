@@ -322,6 +322,18 @@ def test_train_kind_detector_from_csv_and_the_dispatchers_decisions(tmp_path: Pa
     [first] = [line for line in result.output.splitlines() if line.startswith("requests 4:")]
     assert "precision " in first and "chatter 4: filed " in first
     assert "examples 8  accuracy" in result.output and "confusion matrix" in result.output
+    wrong = write_csv(tmp_path / "routing.csv", ROWS)  # category labels are no detector's
+    result = run(
+        "evaluate",
+        str(wrong),
+        "--model",
+        str(out),
+        "--text-cols",
+        "body",
+        "--label-col",
+        "category",
+    )
+    assert result.exit_code == 1 and "a detector's labels are request and chatter" in result.output
 
     # configured, it replaces the default detector, with its own threshold
     config.write_text(

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.language import demo_taxonomy_rules
+from bot.config import ConfigError, load_settings
+from bot.language import build_language, demo_taxonomy_rules
 from nlp import modelfile
 from nlp.keywords import KeywordClassifier
 from nlp.linear import LinearTextModel
@@ -170,3 +171,9 @@ def test_trees_in_a_model_file_are_checked(
             demo_taxonomy_rules(), tokenizer, router=None, detector=odd, keyword=keyword
         )
     assert "trees" in modelfile.read(tmp_path / "d.gbm").meta
+    config = tmp_path / "c.toml"
+    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
+    path = tmp_path / "d.gbm"
+    config.write_text(taxonomy + f'\n[classifier]\ndetector_model = "{path}"\n', "utf-8")
+    with pytest.raises(ConfigError, match=r"classifier\.detector_model: .*unknown inputs"):
+        build_language(load_settings(config))
