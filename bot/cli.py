@@ -234,20 +234,20 @@ def evaluate(
     detector (labels request/chatter) first the request class's figures and the share of
     chatter filed, deciding as the app does at the file's threshold."""
     from bot import modeltools as mt
-    from bot.language import build_tokenizer, load_detector, load_router, model_kind
+    from bot.language import build_tokenizer, load_model
 
     settings = _taxonomy_settings(config_path)
     tokenizer = build_tokenizer(settings)
     try:
         table = mt.read_table(csv_path, _columns(text_cols), label_col)
-        if model_kind(model_path) == "detector":
+        model = load_model(model_path, tokenizer)
+        if model.kind == "detector":
             mt.check_detector_labels(table.labels)
-            detector = load_detector(model_path, tokenizer)
-            predicted = mt.detector_predictions(detector, settings, tokenizer, table.texts)
+            predicted = mt.detector_predictions(model, settings, tokenizer, table.texts)
             evaluation = mt.score_predictions(table, predicted)
             lines = mt.detection_lines(evaluation)
         else:
-            evaluation = mt.evaluate(load_router(model_path, tokenizer), table)
+            evaluation = mt.evaluate(model, table)
             lines = []
     except (mt.ToolError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None

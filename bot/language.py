@@ -82,38 +82,31 @@ def roster_words(settings: Settings) -> list[str]:
 
 def load_router(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
     """A router model file, or a :class:`ConfigError` that says what is wrong with it."""
-    return _load_model(path, tokenizer, "router", "classifier.model")
+    return load_model(path, tokenizer, "router")
 
 
 def load_detector(path: str | Path, tokenizer: Tokenizer) -> LinearTextModel:
     """A detector model file (``gridbot train --kind detector``), or a :class:`ConfigError`."""
-    model = _load_model(path, tokenizer, "detector", "classifier.detector_model")
-    if set(model.labels) != {REQUEST, CHATTER}:
-        raise ConfigError(
-            f"classifier.detector_model: {path} has labels {', '.join(model.labels)}, "
-            f"need {REQUEST} and {CHATTER}"
-        )
-    return model
+    return load_model(path, tokenizer, "detector", "classifier.detector_model")
 
 
-def model_kind(path: str | Path) -> str:
-    """``router`` or ``detector``: what a model file holds (``router`` when it cannot be read;
-    loading it then says why)."""
-    try:
-        return str(modelfile.read(path).meta.get("kind", "router"))
-    except (modelfile.ModelFileError, OSError):
-        return "router"
-
-
-def _load_model(path: str | Path, tokenizer: Tokenizer, kind: str, key: str) -> LinearTextModel:
+def load_model(
+    path: str | Path, tokenizer: Tokenizer, kind: str | None = None, key: str = "classifier.model"
+) -> LinearTextModel:
+    """A model file of ``kind`` (any kind when None; a detector must have the labels request
+    and chatter), or a :class:`ConfigError` under ``key`` that says what is wrong with it."""
     try:
         model = LinearTextModel.load(path, tokenizer)
     except modelfile.ModelFileError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
-    if model.kind != kind:
+    if kind is not None and model.kind != kind:
         raise ConfigError(f"{key}: {path} is a {model.kind} model, not a {kind}")
+    if model.kind == "detector" and set(model.labels) != {REQUEST, CHATTER}:
+        raise ConfigError(
+            f"{key}: {path} has labels {', '.join(model.labels)}, need {REQUEST} and {CHATTER}"
+        )
     return model
 
 

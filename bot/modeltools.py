@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.language import CORPUS_DIR, Language, category_rules
@@ -83,23 +84,34 @@ def read_table(path: Path, text_cols: Sequence[str], label_col: str) -> Table:
     return Table(texts, labels, path.name)
 
 
+def shipped_table(name: str, labels: Sequence[str] | None = None) -> Table:
+    """The team's examples of corpus file ``name`` shipped in ``nlp/data/corpus`` (both
+    splits)."""
+    examples = read_corpus(CORPUS_DIR / name, labels)
+    return Table([e.text for e in examples], [e.label for e in examples], name)
+
+
 def shipped_routing_table() -> Table:
-    """The team's routing examples shipped in ``nlp/data/corpus`` (both splits)."""
-    examples = read_corpus(CORPUS_DIR / ROUTING_FILE)
-    return Table([e.text for e in examples], [e.label for e in examples], ROUTING_FILE)
+    return shipped_table(ROUTING_FILE)
 
 
-def corrections_table(settings: Settings) -> Table:
-    """The dispatchers' routing decisions (``/派单``) stored in the configured database."""
+def decisions_table(settings: Settings, read: Callable[[Session], list[tuple[str, str]]]) -> Table:
+    """The dispatchers' decisions stored in the configured database, as ``read`` gives them:
+    (text, label) pairs."""
     engine = db.make_engine(settings.database.url)
     try:
         with db.transaction(db.make_sessionmaker(engine)) as session:
-            rows = repo.routing_examples(session)
-            return Table(
-                [r.text for r in rows], [r.category_code for r in rows], "dispatchers' decisions"
-            )
+            pairs = read(session)
     finally:
         engine.dispose()
+    return Table([t for t, _ in pairs], [label for _, label in pairs], "dispatchers' decisions")
+
+
+def corrections_table(settings: Settings) -> Table:
+    """The dispatchers' routing decisions (``/派单``): category codes as labels."""
+    return decisions_table(
+        settings, lambda s: [(r.text, r.category_code) for r in repo.routing_examples(s)]
+    )
 
 
 def train(
@@ -144,20 +156,14 @@ CV_FOLDS = 5
 
 
 def shipped_detection_table() -> Table:
-    """The team's request/chatter lines shipped in ``nlp/data/corpus`` (both splits)."""
-    examples = read_corpus(CORPUS_DIR / DETECTION_FILE, DETECTOR_LABELS)
-    return Table([e.text for e in examples], [e.label for e in examples], DETECTION_FILE)
+    return shipped_table(DETECTION_FILE, DETECTOR_LABELS)
 
 
 def detection_corrections_table(settings: Settings) -> Table:
-    """The dispatchers' /立案 (request) and /非诉求 (chatter) decisions in the database."""
-    engine = db.make_engine(settings.database.url)
-    try:
-        with db.transaction(db.make_sessionmaker(engine)) as session:
-            rows = repo.detection_examples(session)
-            return Table([r.text for r in rows], [r.label for r in rows], "dispatchers' decisions")
-    finally:
-        engine.dispose()
+    """The dispatchers' /立案 (request) and /非诉求 (chatter) decisions."""
+    return decisions_table(
+        settings, lambda s: [(r.text, r.label) for r in repo.detection_examples(s)]
+    )
 
 
 def check_detector_labels(labels: Iterable[str]) -> None:
