@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine
 
 from bot.cli import main
 from bot.config import ConfigError, load_settings
@@ -22,6 +23,7 @@ from nlp.trained import TrainedClassifier
 from storage import db
 from storage import repositories as repo
 
+ROOT = Path(__file__).parent.parent
 # (title, body, category code of the default taxonomy): varied, several per category
 ROWS = [
     ("施工便道", "新厂区门口没有路，工程车进不来", "road_traffic"),
@@ -56,6 +58,28 @@ def write_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
         w.writerow(["title", "body", "category"])
         w.writerows(rows)
     return path
+
+
+def taxonomy_config(path: Path, extra: str) -> Path:
+    """A config file: the shipped default taxonomy plus the TOML ``extra``."""
+    taxonomy = (ROOT / "bot/demo_data/taxonomy.toml").read_text("utf-8")
+    path.write_text(f"{taxonomy}\n{extra}", encoding="utf-8")
+    return path
+
+
+def config_with_database(tmp_path: Path) -> tuple[Path, Engine]:
+    """A config with a migrated SQLite database in ``tmp_path``, and an engine on it."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    config = taxonomy_config(tmp_path / "c.toml", f'[database]\nurl = "{url}"\n')
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    return config, engine
+
+
+def shipped_lines(name: str) -> int:
+    """The examples in the shipped corpus file ``name`` (both splits)."""
+    text = (ROOT / "nlp/data/corpus" / name).read_text("utf-8")
+    return sum(1 for line in text.splitlines() if line and not line.startswith(("#", "split")))
 
 
 def run(*args: str, input: str | None = None) -> Result:
@@ -181,20 +205,13 @@ def test_a_configured_model_of_unknown_labels_stops_start_up(tmp_path: Path) -> 
     )
     path = tmp_path / "tipdm.gbm"
     model.save(path)
-    config = tmp_path / "c.toml"
-    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
-    config.write_text(taxonomy + f'\n[classifier]\nmodel = "{path}"\n', encoding="utf-8")
+    config = taxonomy_config(tmp_path / "c.toml", f'[classifier]\nmodel = "{path}"\n')
     with pytest.raises(ConfigError, match="none of the model's labels"):
         build_language(load_settings(config))
 
 
 def test_train_from_db_adds_the_dispatchers_decisions(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    config = tmp_path / "c.toml"
-    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
-    config.write_text(taxonomy + f'\n[database]\nurl = "{url}"\n', encoding="utf-8")
-    engine = db.make_engine(url)
-    db.upgrade(engine)
+    config, engine = config_with_database(tmp_path)
     odd = "园区里的流浪狗越来越多，晚上追着下班的员工跑"
     with db.transaction(db.make_sessionmaker(engine)) as s:
         for i in range(3):
@@ -214,14 +231,7 @@ def test_train_from_db_adds_the_dispatchers_decisions(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "dispatchers' decisions (3)" in result.output
     meta = modelfile.read(out).meta
-    shipped = sum(
-        1
-        for line in (Path(__file__).parent.parent / "nlp/data/corpus/routing.tsv")
-        .read_text("utf-8")
-        .splitlines()
-        if line and not line.startswith(("#", "split"))
-    )
-    assert meta["training"]["examples"] == shipped + 3
+    assert meta["training"]["examples"] == shipped_lines("routing.tsv") + 3
     model = LinearTextModel.load(out, Tokenizer())
     assert model.predict([odd])[0] == "public_order"
 
@@ -256,21 +266,16 @@ DETECTION_ROWS = [
 CARPOOL = "明早七点从园区去高铁站，车上还有两个座位，要走的私聊"
 
 
-def write_detection_csv(path: Path) -> Path:
+def write_detection_csv(path: Path, rows: list[tuple[str, str]] = DETECTION_ROWS) -> Path:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["text", "label"])
-        w.writerows(DETECTION_ROWS)
+        w.writerows(rows)
     return path
 
 
 def test_train_kind_detector_from_csv_and_the_dispatchers_decisions(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    config = tmp_path / "c.toml"
-    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
-    config.write_text(taxonomy + f'\n[database]\nurl = "{url}"\n', encoding="utf-8")
-    engine = db.make_engine(url)
-    db.upgrade(engine)
+    config, engine = config_with_database(tmp_path)
     with db.transaction(db.make_sessionmaker(engine)) as s:  # three /非诉求, one /立案
         for i, (text, label) in enumerate(
             [
@@ -301,22 +306,13 @@ def test_train_kind_detector_from_csv_and_the_dispatchers_decisions(tmp_path: Pa
     meta = modelfile.read(out).meta
     assert meta["kind"] == "detector" and sorted(meta["labels"]) == ["chatter", "request"]
     assert 0 < meta["threshold"] < 1 and "blend" in meta
-    routing_lines = sum(
-        1
-        for line in (Path(__file__).parent.parent / "nlp/data/corpus/routing.tsv")
-        .read_text("utf-8")
-        .splitlines()
-        if line and not line.startswith(("#", "split"))
-    )
     assert meta["training"]["examples"] == 28
-    assert meta["training"]["extra_examples"] == routing_lines
+    assert meta["training"]["extra_examples"] == shipped_lines("routing.tsv")
 
     # evaluate decides as the app does, at the file's threshold
-    held = tmp_path / "held.csv"
-    with held.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        w.writerows([*DETECTION_ROWS[:4], *DETECTION_ROWS[-3:], (CARPOOL, "chatter")])
+    held = write_detection_csv(
+        tmp_path / "held.csv", [*DETECTION_ROWS[:4], *DETECTION_ROWS[-3:], (CARPOOL, "chatter")]
+    )
     result = run("evaluate", str(held), "--model", str(out), "--text-cols", "text")
     assert result.exit_code == 0, result.output
     [first] = [line for line in result.output.splitlines() if line.startswith("requests 4:")]
@@ -376,11 +372,7 @@ def test_train_kind_detector_refuses_unusable_tables(
 
 
 def test_a_router_file_is_refused_as_detector_model(trained: Path, tmp_path: Path) -> None:
-    config = tmp_path / "c.toml"
-    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
-    config.write_text(
-        taxonomy + f'\n[classifier]\ndetector_model = "{trained}"\n', encoding="utf-8"
-    )
+    config = taxonomy_config(tmp_path / "c.toml", f'[classifier]\ndetector_model = "{trained}"\n')
     with pytest.raises(ConfigError, match=r"classifier\.detector_model: .* is a router model"):
         build_language(load_settings(config))
 

@@ -29,6 +29,7 @@ from nlp.trained import (
     train_detector,
 )
 from nlp.trees import TreeEnsemble, fit_trees
+from tests.test_modeltools import taxonomy_config
 from tests.test_nlp_model import assert_refused, detection_lines, edit_meta
 
 
@@ -171,9 +172,7 @@ def test_trees_in_a_model_file_are_checked(
             demo_taxonomy_rules(), tokenizer, router=None, detector=odd, keyword=keyword
         )
     assert "trees" in modelfile.read(tmp_path / "d.gbm").meta
-    config = tmp_path / "c.toml"
-    taxonomy = (Path(__file__).parent.parent / "bot/demo_data/taxonomy.toml").read_text("utf-8")
     path = tmp_path / "d.gbm"
-    config.write_text(taxonomy + f'\n[classifier]\ndetector_model = "{path}"\n', "utf-8")
+    config = taxonomy_config(tmp_path / "c.toml", f'[classifier]\ndetector_model = "{path}"\n')
     with pytest.raises(ConfigError, match=r"classifier\.detector_model: .*unknown inputs"):
         build_language(load_settings(config))
