@@ -295,10 +295,9 @@ def stack_row(
     return [values[name] if name in values else float(getattr(sig, name)) for name in inputs]
 
 
-def cue_signals(text: str) -> list[float]:
-    """The keyword classifier's chatter cues of ``text`` that the blend weighs (``BLEND_SIGNALS``
-    order, 1.0 when present)."""
-    sig = _signals(text)
+def cue_signals(sig: _Signals) -> list[float]:
+    """The keyword classifier's cues in ``sig`` (a text's signals) that the blend weighs
+    (``BLEND_SIGNALS`` order, 1.0 when present)."""
     return [float(getattr(sig, name)) for name in BLEND_SIGNALS]
 
 
@@ -384,11 +383,14 @@ def train_detector(
     if keyword is not None and model.oof_proba is not None:
         p = model.oof_proba[:, model.labels.index(REQUEST)]
         k = [keyword.classify(e.text).request_score for e in train]
-        cues = [cue_signals(e.text) for e in train]
+        sigs = [_signals(e.text) for e in train]
         truth = [e.label == REQUEST for e in train]
-        model.blend = fit_blend(p.tolist(), k, truth, cues)
+        model.blend = fit_blend(p.tolist(), k, truth, [cue_signals(sig) for sig in sigs])
         if stacker == "trees":
-            rows = [stack_row(pi, ki, e.text) for pi, ki, e in zip(p, k, train, strict=True)]
+            rows = [
+                stack_row(pi, ki, e.text, sig)
+                for pi, ki, e, sig in zip(p, k, train, sigs, strict=True)
+            ]
             model.trees = fit_trees(np.asarray(rows), truth, STACK_INPUTS, seed=seed)
     return model
 
