@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.language import CORPUS_DIR, Language, category_rules
 from nlp.decision import Decision
+from nlp.encoder import default_encoder
 from nlp.keywords import KeywordClassifier
 from nlp.linear import LinearTextModel, train_table
 from nlp.tokenizer import Tokenizer
 from nlp.trained import (
     CHATTER,
     DETECTION_FILE,
+    ENCODER,
     MAX_CHATTER_FILED,
     REQUEST,
     ROUTING_FILE,
@@ -204,7 +206,12 @@ def train_detector_file(
     source += f" + {ROUTING_FILE} ({len(extra)}) as requests"
     started = time.perf_counter()
     model = train_detector(
-        examples, tokenizer, extra_requests=extra, keyword=keyword, source=source
+        examples,
+        tokenizer,
+        extra_requests=extra,
+        keyword=keyword,
+        source=source,
+        encoder=default_encoder() if ENCODER else None,
     )
     threshold, cv = cv_threshold(
         examples, rules, tokenizer, extra_requests=extra, folds=CV_FOLDS, seeds=seeds

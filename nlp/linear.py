@@ -45,6 +45,7 @@ import scipy.sparse as sp
 
 from nlp import modelfile
 from nlp.features import Analysis, CountCorpus, FeatureSettings, Featurizer, analyse
+from nlp.kernel import KernelScorer
 from nlp.tokenizer import Tokenizer
 from nlp.trees import TreeEnsemble
 
@@ -177,6 +178,7 @@ class LinearTextModel:
         blend: Mapping[str, float] | None = None,
         threshold: float | None = None,
         trees: TreeEnsemble | None = None,
+        kernel: KernelScorer | None = None,
     ) -> None:
         if kind not in modelfile.KINDS:
             raise ValueError(f"kind must be one of {modelfile.KINDS}, got {kind!r}")
@@ -196,6 +198,8 @@ class LinearTextModel:
         self.threshold = None if threshold is None else float(threshold)
         # a detector's tree stacker (nlp.trees, nlp.trained): replaces the blend when present
         self.trees = trees
+        # a detector's SVM over pretrained-encoder vectors (nlp.kernel): one stacker input
+        self.kernel = kernel
         # out-of-fold calibrated probabilities of the training texts (after fit; not saved)
         self.oof_proba: np.ndarray | None = None
         self.created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -380,6 +384,10 @@ class LinearTextModel:
             "coef": self.coef.astype(np.float32),
             "intercept": self.intercept.astype(np.float32),
         }
+        if self.kernel is not None:
+            meta["kernel"] = self.kernel.meta()
+            arrays["kernel_support"] = self.kernel.support
+            arrays["kernel_dual"] = self.kernel.dual
         return modelfile.ModelData(meta, dict(self.featurizer.vocabulary), arrays)
 
     def save(self, path: str | Path) -> None:
@@ -416,6 +424,13 @@ class LinearTextModel:
             blend=meta.get("blend"),
             threshold=meta.get("threshold"),
             trees=TreeEnsemble.from_json(meta["trees"]) if "trees" in meta else None,
+            kernel=(
+                KernelScorer.from_parts(
+                    meta["kernel"], data.arrays["kernel_support"], data.arrays["kernel_dual"]
+                )
+                if "kernel" in meta
+                else None
+            ),
         )
 
     @classmethod

