@@ -6,7 +6,7 @@ roster lives in the config, so a changed roster means a restart, which rebuilds 
 
 The classifier is :class:`nlp.trained.TrainedClassifier`: the request detector and the router
 trained at start-up on the corpus shipped in ``nlp/data/corpus`` plus the configured
-categories' names and keywords (the default model, about 3 s; kept in ``[classifier]
+categories' names and keywords (the default model, about 25 s; kept in ``[classifier]
 cache_dir`` and reused by later processes while nothing it depends on changes, see
 :mod:`nlp.cache`), the keyword rules as the floor.
 ``[classifier] model`` replaces the router by a model file made with ``gridbot train``, and

@@ -1,6 +1,6 @@
 """An on-disk cache of the default classifier's two trained models.
 
-Training the default detector and router from the shipped corpus takes a few seconds, and every
+Training the default detector and router from the shipped corpus takes about 25 s, and every
 gridbot process (``serve``, ``tick``, each CLI command) needs them. :func:`load_or_train` keeps
 the two models as model files (:mod:`nlp.modelfile`: no code runs when one is loaded) named by a
 key that changes whenever anything that shapes them changes: the corpus files, the category

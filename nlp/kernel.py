@@ -31,11 +31,17 @@ class KernelScorer:
     gamma: float
     intercept: float
 
+    def __post_init__(self) -> None:
+        # the support vectors as floats and their squared norms, once (frozen: set directly)
+        s = self.support.astype(np.float32) / SCALE
+        object.__setattr__(self, "_vectors", s)
+        object.__setattr__(self, "_norms", (s * s).sum(1))
+
     def margins(self, vectors: np.ndarray) -> np.ndarray:
         """The SVM margin of each row of ``vectors`` (float32 (n, DIM)), clipped."""
-        s = self.support.astype(np.float32) / SCALE
+        s: np.ndarray = self._vectors  # type: ignore[attr-defined]
         x = np.asarray(vectors, dtype=np.float32).reshape(-1, DIM)
-        sq = (x * x).sum(1)[:, None] + (s * s).sum(1)[None, :] - 2.0 * (x @ s.T)
+        sq = (x * x).sum(1)[:, None] + self._norms[None, :] - 2.0 * (x @ s.T)  # type: ignore[attr-defined]
         k = np.exp(-self.gamma * np.maximum(sq, 0.0).astype(np.float64))
         return np.clip(k @ self.dual + self.intercept, -MARGIN_LIMIT, MARGIN_LIMIT)
 

@@ -16,7 +16,10 @@ Detection
     of its training lines, see :func:`train_detector`) — or, when the detector also carries
     ``trees`` (they win; the default since 2026-12-01, ``STACKER``), ``sigmoid`` of a boosted tree
     ensemble (:mod:`nlp.trees`) over the same logits, every keyword signal and six surface
-    features (``STACK_INPUTS``), fitted on the same out-of-fold probabilities — or, without a
+    features (``STACK_INPUTS``) and, when the detector also carries a ``kernel`` (the default
+    since 2026-12-01, session 5, ``ENCODER``), the margin of an RBF SVM over the text's vector
+    from a pretrained sentence encoder (``ENCODER_INPUT``; :mod:`nlp.kernel`,
+    :mod:`nlp.encoder`), fitted on the same out-of-fold probabilities — or, without a
     detector, the keyword classifier's score; ``is_request`` is ``request_score >= threshold``
     (``DEFAULT_THRESHOLD`` with a detector, chosen by train CV to file <= 2% of chatter; the
     detector reads stickers and emoji as one marker, see :func:`detector_text`). With

