@@ -30,7 +30,7 @@ from bot.runtime import Runtime
 from bot.workcal import WorkCalendar
 from handlers import lifecycle as lc
 from handlers.deadlines import contact_deadline
-from handlers.notify import Notifier, quote
+from handlers.notify import Notifier, how_to_rate, quote
 from storage import db
 from storage import repositories as repo
 from storage.models import WorkOrder
@@ -179,15 +179,21 @@ def _send(rt: Runtime, notify: Notifier, order: WorkOrder, item: Due) -> None:
     elif kind == "overdue_5":
         return  # recorded only: the supervisors' reports name it
     else:  # rate_reminder
+        text = (
+            f"【评价提醒】您反映的「{quote(order.text)}」（{order.number}）已办结，"
+            f"请{how_to_rate(order).replace('回复本消息', '回复')}。"
+        )
         if order.group_chatid:
             notify.to_group(
                 order.group_chatid,
-                f"【评价提醒】您反映的「{quote(order.text)}」（{order.number}）已办结，"
-                f"请回复「满意」「基本满意」或「不满意 原因」，或发送 /评价 {order.number} 满意。",
+                text,
                 mention=[order.requester_userid],
                 purpose="rate_reminder",
                 order_id=order.id,
             )
+        elif order.requester_userid:  # a /诉求 made in a 1:1 chat
+            notify.to_users([order.requester_userid], text, purpose="rate_reminder",
+                            order_id=order.id)  # fmt: skip
         return
     if to:
         notify.to_users(sorted(set(to)), text, purpose=kind, order_id=order.id)

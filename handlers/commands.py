@@ -13,7 +13,7 @@ from handlers import workflow as wf
 from handlers.context import Context, Reply, UserError
 from handlers.dispatch import COMMAND_PREFIXES
 from handlers.incoming import Incoming
-from handlers.notify import quote
+from handlers.notify import how_to_rate, quote
 from storage import repositories as repo
 from storage.models import WorkOrder
 
@@ -118,7 +118,8 @@ def _act(msg: Incoming, ctx: Context, number: str, action: str, note: str = "") 
 
 
 def tell_requester(ctx: Context, order: WorkOrder, text: str, purpose: str) -> None:
-    """Post into the group the request came from, @-mentioning the requester."""
+    """Post into the group the request came from, @-mentioning the requester; a request made
+    in a 1:1 chat with the app (/诉求) is answered there."""
     if order.group_chatid:
         ctx.notify.to_group(
             order.group_chatid,
@@ -127,6 +128,8 @@ def tell_requester(ctx: Context, order: WorkOrder, text: str, purpose: str) -> N
             purpose=purpose,
             order_id=order.id,
         )
+    elif order.requester_userid:
+        ctx.notify.to_users([order.requester_userid], text, purpose=purpose, order_id=order.id)
 
 
 def accept_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
@@ -152,11 +155,11 @@ def resolve_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:
         order,
         f"【办结回执】您反映的「{quote(order.text)}」（{order.number}）"
         f"已由{dept_name(ctx, order)}办结。\n办理结果：{result}\n"
-        f"请评价：回复本消息「满意」「基本满意」或「不满意 原因」，"
-        f"或发送 /评价 {order.number} 满意。",
+        f"请评价：{how_to_rate(order)}。",
         "receipt",
     )
-    return Reply(f"已办结 {order.number}，办结回执已发送到企业群。")
+    where = "企业群" if order.group_chatid else "诉求人"
+    return Reply(f"已办结 {order.number}，办结回执已发送给{where}。")
 
 
 def find_department(ctx: Context, raw: str) -> str:

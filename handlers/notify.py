@@ -29,6 +29,14 @@ def quote(text: str, limit: int = 60) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
+def how_to_rate(order: WorkOrder) -> str:
+    """How the requester rates a closed order: in a group, by replying to the receipt or with
+    /评价; in a 1:1 chat (no quote there), with /评价."""
+    if order.group_chatid:
+        return f"回复本消息「满意」「基本满意」或「不满意 原因」，或发送 /评价 {order.number} 满意"
+    return f"发送 /评价 {order.number} 满意（或 基本满意、不满意 原因）"
+
+
 class Notifier:
     """Session-bound: rows it adds commit (or roll back) with the caller's unit of work."""
 
