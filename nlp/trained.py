@@ -198,7 +198,7 @@ class TrainedClassifier:
             k = (keyword or self.keyword.classify(text)).request_score
             margin = None
             kernel = self.detector.kernel if self.detector is not None else None
-            if kernel is not None and self.encoder is not None:
+            if kernel is not None and self.encoder is not None and ENCODER_INPUT in trees.inputs:
                 margin = float(kernel.margins(self.encoder.encode([text]))[0])
             p = sigmoid(trees.raw(stack_row(p, k, text, sig, trees.inputs, margin)))
         elif blend:

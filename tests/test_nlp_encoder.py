@@ -284,3 +284,16 @@ def test_the_kernel_is_kept_in_the_cache(
     assert mended.kernel is not None and np.array_equal(mended.kernel.dual, first.kernel.dual)
     assert "unusable" in caplog.text
     assert np.load(entry, allow_pickle=False)["margins"].shape == (len(examples),)
+
+
+def test_a_damaged_shipped_vector_file_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import nlp.encoder
+
+    (tmp_path / VECTORS_FILE).write_bytes(b"damaged")
+    monkeypatch.setattr(nlp.encoder, "SHIPPED_CORPUS", tmp_path)
+    monkeypatch.setattr(nlp.encoder, "_DEFAULT", {})
+    enc = nlp.encoder.default_encoder()
+    assert enc.store is None and "unusable" in caplog.text
+    assert enc.codes(["路灯坏了"]).shape == (1, DIM) and enc.computed == 1
