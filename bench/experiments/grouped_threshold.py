@@ -16,6 +16,12 @@ changes nothing in gridbot: it is a diagnostic, run after the held-out figure wa
 result must not be used to pick the threshold.
 
     .venv/bin/python bench/experiments/grouped_threshold.py [--seeds 0 1]   # about 10 min
+
+Result (2026-12-01, session 5, the encoder detector): 217 of the 5,601 train lines (3.9 %) have
+a close copy among the train lines, in 62 groups (largest 69). Chatter filed at 0.79: plain
+CV 2.05 / 1.83 % (seeds 0 / 1; pooled 1.94 %, the 2 % rule's threshold 0.780, recall 0.929),
+grouped CV 1.94 / 2.01 % (pooled 1.98 %, threshold 0.782, recall 0.932). Close copies do not
+explain the held-out 2.4 %.
 """
 
 from __future__ import annotations
