@@ -8,7 +8,8 @@ be refused (:class:`ModelFileError`), never run code.
 Format ``gridbot-model``, version 1
 -----------------------------------
 
-A zip archive (stored or deflated) with exactly these members:
+A zip archive (stored or deflated) with exactly these members (plus ``kernel_support.npy`` and
+``kernel_dual.npy`` when ``meta.json`` has a ``kernel``, see below):
 
 ``meta.json``
     UTF-8 JSON object:
