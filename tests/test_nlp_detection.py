@@ -21,9 +21,10 @@ CORPUS = ROOT / "nlp" / "data" / "corpus"
 
 
 @pytest.fixture(scope="module")
-def clf() -> TrainedClassifier:
+def clf(classifier_cache: Path) -> TrainedClassifier:
     rules = demo_taxonomy_rules()
-    return build_default(rules, Tokenizer(), CORPUS)
+    # the session's cache: the detector's SVM, which depends on the corpus only, is fitted once
+    return build_default(rules, Tokenizer(), CORPUS, cache_dir=classifier_cache)
 
 
 REQUESTS = [
