@@ -634,18 +634,25 @@ def cross_validated_scores(
     extra_requests: Sequence[str] = (),
     folds: int = 5,
     seed: int = 0,
+    groups: Sequence[int] | None = None,
 ) -> tuple[list[Example], list[float]]:
     """Out-of-fold request scores (blend + hard rules, as in the app) of the ``train``
     examples: ``folds``-fold stratified CV, each fold's detector trained like
-    :func:`build_default` trains it (``extra_requests`` always in). Never reads ``eval`` lines."""
-    from sklearn.model_selection import StratifiedKFold
+    :func:`build_default` trains it (``extra_requests`` always in). With ``groups`` (one id per
+    ``train`` example), the examples of a group are always in the same fold
+    (``StratifiedGroupKFold``). Never reads ``eval`` lines."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     keyword = KeywordClassifier(rules, tokenizer)
     train = [e for e in examples if e.split == "train"]
     y = np.array([e.label == REQUEST for e in train])
     scores = [0.0] * len(train)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fit_rows, held_rows in splitter.split(np.zeros(len(y)), y):
+    if groups is None:
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(y, y)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        split = splitter.split(y, y, np.asarray(groups))
+    for fit_rows, held_rows in split:
         det = train_detector(
             [train[i] for i in fit_rows],
             tokenizer,

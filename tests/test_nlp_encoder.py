@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -297,3 +298,29 @@ def test_a_damaged_shipped_vector_file_only_costs_time(
     enc = nlp.encoder.default_encoder()
     assert enc.store is None and "unusable" in caplog.text
     assert enc.codes(["路灯坏了"]).shape == (1, DIM) and enc.computed == 1
+
+
+def test_grouped_cross_validation_keeps_a_group_in_one_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nlp.trained
+
+    rows = detection_lines(100, seed=51)
+    examples = [Example("train", lab, text) for lab, text in rows]
+    groups = [i // 4 for i in range(len(examples))]  # runs of four lines
+    fitted: list[set[int]] = []  # ids of the Example objects each fold trains on
+    real = nlp.trained.train_detector
+
+    def recording(fit: list[Example], *args: Any, **kwargs: Any) -> LinearTextModel:
+        fitted.append({id(e) for e in fit})
+        return real(fit, *args, **kwargs)
+
+    monkeypatch.setattr(nlp.trained, "train_detector", recording)
+    train, scores = nlp.trained.cross_validated_scores(
+        examples, demo_taxonomy_rules(), Tokenizer(), groups=groups
+    )
+    assert len(fitted) == 5 and len(scores) == len(train) == len(examples)
+    for fit in fitted:
+        for g in set(groups):
+            members = {id(e) for e, gi in zip(examples, groups, strict=True) if gi == g}
+            assert members <= fit or not members & fit, "a group was split between folds"

@@ -38,8 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.language import demo_taxonomy_rules  # noqa: E402
-from nlp.encoder import default_encoder  # noqa: E402
-from nlp.keywords import KeywordClassifier  # noqa: E402
 from nlp.tokenizer import Tokenizer  # noqa: E402
 from nlp.trained import (  # noqa: E402
     CHATTER,
@@ -47,9 +45,8 @@ from nlp.trained import (  # noqa: E402
     MAX_CHATTER_FILED,
     REQUEST,
     Example,
-    TrainedClassifier,
+    cross_validated_scores,
     threshold_for,
-    train_detector,
 )
 
 CORPUS = ROOT / "nlp" / "data" / "corpus"
@@ -92,32 +89,7 @@ def close_groups(texts: list[str]) -> np.ndarray:
     return labels
 
 
-def oof_scores(
-    train: list[Example], extra: list[str], folds: list[tuple[np.ndarray, np.ndarray]], seed: int
-) -> np.ndarray:
-    tokenizer = Tokenizer()
-    rules = demo_taxonomy_rules()
-    keyword = KeywordClassifier(rules, tokenizer)
-    encoder = default_encoder()
-    scores = np.zeros(len(train))
-    for fit, held in folds:
-        det = train_detector(
-            [train[i] for i in fit],
-            tokenizer,
-            extra_requests=extra,
-            keyword=keyword,
-            seed=seed,
-            encoder=encoder,
-        )
-        clf = TrainedClassifier(rules, tokenizer, router=None, detector=det, keyword=keyword)
-        for i in held:
-            scores[i] = clf.request_score(train[i].text)
-    return scores
-
-
 def main() -> int:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
@@ -133,14 +105,19 @@ def main() -> int:
         f"among the train lines, in {int(np.sum(sizes > 1))} groups (largest {sizes.max()})"
     )
     chatter = ~y
+    rules = demo_taxonomy_rules()
     for name in ("plain", "grouped"):
         pooled = []
         for seed in args.seeds:
-            if name == "plain":
-                split = StratifiedKFold(5, shuffle=True, random_state=seed).split(y, y)
-            else:
-                split = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(y, y, groups)
-            scores = oof_scores(train, extra, list(split), seed)
+            _, got = cross_validated_scores(
+                train,
+                rules,
+                Tokenizer(),
+                extra_requests=extra,
+                seed=seed,
+                groups=groups.tolist() if name == "grouped" else None,
+            )
+            scores = np.array(got)
             pooled.append(scores)
             at = float(np.mean(scores[chatter] >= DEFAULT_THRESHOLD))
             print(
