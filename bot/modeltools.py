@@ -188,7 +188,8 @@ def train_detector_file(
     """A request detector trained as the default one is (``nlp.trained.train_detector``: the
     lines plus the shipped routing examples as extra requests, its stacker over the keyword
     score and signals), with its threshold chosen by the default's rule: the lowest that files
-    at most 2 % of the chatter out-of-fold (5-fold CV, the shuffles of ``seeds`` pooled)."""
+    at most ``MAX_CHATTER_FILED`` (1.5 %) of the chatter out-of-fold (5-fold CV, the shuffles of
+    ``seeds`` pooled)."""
     texts = [t for table in tables for t in table.texts]
     labels = [label for table in tables for label in table.labels]
     check_detector_labels(labels)
@@ -222,7 +223,7 @@ def train_detector_file(
     if 0 < threshold < 1:
         model.threshold = threshold
         echo(
-            f"threshold {threshold:.3f} (files at most {MAX_CHATTER_FILED:.0%} of the chatter in "
+            f"threshold {threshold:.3f} (files at most {MAX_CHATTER_FILED:.1%} of the chatter in "
             f"{CV_FOLDS}-fold CV); at it, out-of-fold: precision {cv.precision:.3f}, recall "
             f"{cv.recall:.3f}, F1 {cv.f1:.3f}, chatter filed {cv.chatter_filed:.1%}"
         )

