@@ -20,7 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # (name, index of the round's first example in detection.tsv, counting examples from 0)
-ROUNDS = (("rounds 1-2", 0), ("round 3", 2059), ("round 4", 3657), ("round 5", 5241))
+ROUNDS = (
+    ("rounds 1-2", 0),
+    ("round 3", 2059),
+    ("round 4", 3657),
+    ("round 5", 5241),
+    ("round 6", 7228),
+)
 
 
 def main() -> int:

@@ -39,6 +39,9 @@ A zip archive (stored or deflated) with exactly these members (plus ``kernel_sup
       ``sigmoid(a * logit(p) + b * logit(k) + sum(w_s * s) + c)`` for the detector's
       probability ``p`` of ``"request"``, the keyword classifier's score ``k`` and each cue
       ``s`` (1 when present in the text, else 0; a missing weight is 0) (:mod:`nlp.trained`).
+      Since 2026-12-01 (session 6) a blend may also have a weight ``"encoder"`` for the margin
+      of the ``kernel`` (below), added to the sum; only a file with a ``kernel`` may have it,
+      and a reader older than that refuses such a blend.
 
     - ``trees`` (optional, detectors; since 2026-12-01): the tree stacker that turns the
       detector's probability, the keyword score and the keyword classifier's signals into the
@@ -52,9 +55,10 @@ A zip archive (stored or deflated) with exactly these members (plus ``kernel_sup
       refuses the file), ``gamma`` (> 0), ``intercept``, ``support`` (S, the number of support
       vectors); its arrays are the members ``kernel_support.npy`` (int8, ``(S, 384)``: the
       support vectors as the encoder's int8 codes, vector = code / 127) and
-      ``kernel_dual.npy`` (float, ``(S,)``). Its margin is the ``trees`` input ``"encoder"``.
-      Readers from before that date ignore the key and the members, and refuse the trees
-      (an unknown input).
+      ``kernel_dual.npy`` (float, ``(S,)``). Its margin, clipped to +-13.8, is the ``trees``
+      input ``"encoder"`` or (since session 6) the ``blend`` term ``"encoder"``. Readers from
+      before session 5 ignore the key and the members, and refuse such trees (an unknown input)
+      or blend (an unknown key).
     - ``threshold`` (optional, detectors; since 2026-12-01): the operating point the model was
       trained for, a number in (0, 1): a text is a request when its request score is at least
       this. Readers from before that date ignore it (and use their built-in threshold).
@@ -104,6 +108,7 @@ KINDS = ("router", "detector")
 BLOCKS = ("words", "chars", "head")
 ARRAYS = ("idf", "coef", "intercept")
 BLEND_KEYS = ("detector", "keywords", "bias")  # required in a blend
+BLEND_ENCODER = "encoder"  # optional in a blend, only with a kernel: the weight of its margin
 # optional in a blend: weights of keyword cues (nlp.keywords._Signals)
 BLEND_SIGNALS = (
     "peer",
@@ -191,14 +196,16 @@ def validate(data: ModelData, where: object = "model") -> None:
     blend = meta.get("blend")
     if blend is not None and (
         not isinstance(blend, dict)
-        or not set(BLEND_KEYS) <= set(blend) <= {*BLEND_KEYS, *BLEND_SIGNALS}
+        or not set(BLEND_KEYS) <= set(blend) <= {*BLEND_KEYS, *BLEND_SIGNALS, BLEND_ENCODER}
         or not all(_is_number(v) for v in blend.values())
     ):
         raise _fail(
             where,
             f"blend must map {', '.join(BLEND_KEYS)} (and optionally "
-            f"{', '.join(BLEND_SIGNALS)}) to numbers",
+            f"{', '.join(BLEND_SIGNALS)}, {BLEND_ENCODER}) to numbers",
         )
+    if blend is not None and BLEND_ENCODER in blend and "kernel" not in meta:
+        raise _fail(where, "the blend weighs the kernel's margin but there is no kernel")
     threshold = meta.get("threshold")
     if threshold is not None and (not _is_number(threshold) or not 0 < threshold < 1):
         raise _fail(where, "threshold must be a number between 0 and 1")

