@@ -11,16 +11,17 @@ Detection
     found, an instruction inside one enterprise, a joke — and of requests that look like chatter
     — a problem that came back, a complaint about handling, a question to the members about a
     government matter, a flat outage or hazard report) as
-    ``sigmoid(a logit(p) + b logit(k) + sum(w_s s) + c)`` when the detector carries a ``blend``
-    (fitted by logistic regression, ``C = BLEND_C``, on the detector's out-of-fold probabilities
-    of its training lines, see :func:`train_detector`) — or, when the detector also carries
-    ``trees`` (they win; the default since 2026-12-01, ``STACKER``), ``sigmoid`` of a boosted tree
-    ensemble (:mod:`nlp.trees`) over the same logits, every keyword signal and six surface
-    features (``STACK_INPUTS``) and, when the detector also carries a ``kernel`` (the default
-    since 2026-12-01, session 5, ``ENCODER``), the margin of an RBF SVM over the text's vector
-    from a pretrained sentence encoder (``ENCODER_INPUT``; :mod:`nlp.kernel`,
-    :mod:`nlp.encoder`), fitted on the same out-of-fold probabilities — or, without a
-    detector, the keyword classifier's score; ``is_request`` is ``request_score >= threshold``
+    ``sigmoid(a logit(p) + b logit(k) + sum(w_s s) + e m + c)`` when the detector carries a
+    ``blend`` (fitted by logistic regression, ``C = BLEND_C``, on the detector's out-of-fold
+    probabilities of its training lines, see :func:`train_detector`), where ``m`` is the margin
+    of an RBF SVM over the text's vector from a pretrained sentence encoder when the detector
+    carries a ``kernel`` (:mod:`nlp.kernel`, :mod:`nlp.encoder`; weight ``BLEND_ENCODER``, its
+    out-of-fold margins fitted with the rest; the default since 2026-12-01, session 6,
+    ``STACKER``, ``ENCODER``) — or, when the detector carries ``trees`` (they win; the default
+    of sessions 4-5), ``sigmoid`` of a boosted tree ensemble (:mod:`nlp.trees`) over the same
+    logits, every keyword signal and six surface features (``STACK_INPUTS``) and, with a
+    kernel, its margin (``ENCODER_INPUT``) — or, without a detector, the keyword classifier's
+    score; ``is_request`` is ``request_score >= threshold``
     (``DEFAULT_THRESHOLD`` with a detector, chosen by train CV to file <= 1.5% of chatter; the
     detector reads stickers and emoji as one marker, see :func:`detector_text`). With
     ``overrides`` (the default), two of the keyword classifier's hard rules stay on top: a

@@ -36,15 +36,9 @@ REQUESTS = [
     "燃气管道什么时候能接到我们研发楼？实验室下个月要用",
     "施工许可证的材料交了快一个月了，一直没有消息",
     "厂区旁边的工地晚上十二点还在施工，噪音太大了，工人睡不着",
-    # scored 0.79 with the logistic blend (missed at DEFAULT_THRESHOLD); the tree stacker files it
-    pytest.param(
-        "有人冒充管委会的人上门收费，请派出所查一下",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="scores 0.77 since the e5 kernel (threshold 0.79): not filed, but above "
-            "review_score, so the dispatchers see it as 【待确认】",
-        ),
-    ),
+    # scored 0.79 with the logistic blend (missed), filed by the trees, 0.77 with the session-5
+    # kernel (missed, xfail); filed again since the margin is a blend term (session 6)
+    "有人冒充管委会的人上门收费，请派出所查一下",
     "建议在园区大道和兴业路路口装个红绿灯，太危险了",
     "谢谢昨天来修，可是今天又跳闸了，能不能再派人看看",
     "我们想申请专精特新，需要准备哪些材料？",

@@ -24,7 +24,7 @@ from nlp.decision import CategoryRule
 from nlp.features import CountCorpus, FeatureSettings, Featurizer, analyse, gram_key
 from nlp.keywords import KeywordClassifier
 from nlp.linear import LinearTextModel, train_table
-from nlp.modelfile import BLEND_SIGNALS, ModelFileError
+from nlp.modelfile import BLEND_ENCODER, BLEND_SIGNALS, ModelFileError
 from nlp.tokenizer import Tokenizer
 from nlp.trained import (
     CHATTER,
@@ -615,8 +615,10 @@ def test_build_default_and_held_out(
     assert not clf.classify("好的谢谢👍").is_request
     blend = clf.detector.blend
     assert blend is not None
-    assert set(blend) == {"detector", "keywords", "bias", *BLEND_SIGNALS}
+    # the kernel's margin is a term of the default blend (nlp.trained.STACKER, ENCODER)
+    assert set(blend) == {"detector", "keywords", "bias", *BLEND_SIGNALS, BLEND_ENCODER}
     assert blend["detector"] > 0  # the detector's probability counts for a request
+    assert blend[BLEND_ENCODER] > 0  # so does the SVM's margin
     clf.detector.save(tmp_path / "detector.gbm")
     assert LinearTextModel.load(tmp_path / "detector.gbm", tokenizer).blend == blend
     report = evaluate_held_out(rules, tokenizer, tmp_path)

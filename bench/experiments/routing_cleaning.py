@@ -53,7 +53,6 @@ is worse still.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -67,7 +66,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-DEV_SEEDS = (12345, 777, 2024)
+from experiments.routing_families import (  # noqa: E402
+    dev_parser,
+    refuse_benchmark_seed,
+)
+
 FOLDS = 5
 INNER_FOLDS = 5
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -104,18 +107,9 @@ def clean(v: Variant, y: np.ndarray, oof: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/routing_cleaning"))
-    parser.add_argument(
-        "--seeds",
-        type=lambda v: [int(x) for x in v.split(",")],
-        default=list(DEV_SEEDS),
-        help="comma-separated development shuffles (default 12345,777,2024; never 0)",
-    )
+    parser = dev_parser(__doc__ or "", Path("/tmp/routing_cleaning"))
     args = parser.parse_args()
-    if 0 in args.seeds:
-        parser.error("seed 0 is the benchmark's split: choose settings on another one")
+    refuse_benchmark_seed(parser, args.seeds)
     if any(os.environ.get(v) != "1" for v in THREAD_VARS):  # BLAS reads them at start-up
         env = dict(os.environ, **dict.fromkeys(THREAD_VARS, "1"))
         os.execve(sys.executable, [sys.executable, *sys.argv], env)

@@ -879,16 +879,28 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def dev_parser(doc: str, cache: Path) -> argparse.ArgumentParser:
+    """The options every TipDM development experiment takes: ``--data``, ``--cache`` and
+    ``--seeds`` (development shuffles; check them with :func:`refuse_benchmark_seed`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/routing_families"))
+    parser.add_argument("--cache", type=Path, default=cache)
     parser.add_argument(
         "--seeds",
         type=lambda v: [int(x) for x in v.split(",")],
         default=list(DEV_SEEDS),
         help="comma-separated development shuffles (default 12345,777,2024; never 0)",
     )
+    return parser
+
+
+def refuse_benchmark_seed(parser: argparse.ArgumentParser, seeds: list[int]) -> None:
+    if 0 in seeds:
+        parser.error("seed 0 is the benchmark's split: choose settings on another one")
+
+
+def main() -> int:
+    parser = dev_parser(__doc__ or "", Path("/tmp/routing_families"))
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run")
     run.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
@@ -896,8 +908,7 @@ def main() -> int:
     sub.add_parser("report")
     sub.add_parser("speed")
     args = parser.parse_args()
-    if 0 in args.seeds:
-        parser.error("seed 0 is the benchmark's split: choose settings on another one")
+    refuse_benchmark_seed(parser, args.seeds)
     from classifier import single_core
 
     single_core()
