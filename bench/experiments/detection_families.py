@@ -117,7 +117,8 @@ Session 6 (2026-12-01): the operating point is now 1.5 % of the train chatter fi
 vectors (``nlp.encoder.default_encoder()``: the shipped int8 codes). New variants:
 ``mlp-stack`` (``mlp`` with its inner-OOF scores cached, so it can be stacked),
 ``e5svm-cC`` (the SVM with C = 4 ... 128), and stackers over several cached models
-(``gbt+e5svm+e5knn+mlp-stack``: names joined by ``+``). Results at 1.5 %, 7,161 train lines
+(``gbt+e5svm+e5knn+mlp-stack``, or ``blend+...`` for the logistic blend: names joined by
+``+``). Results at 1.5 %, 7,161 train lines
 (rounds 1-6), R pooled (seed 0 / seed 1)::
 
     gbt+e5svm (C 2, what shipped)   0.893 (0.899 / 0.890)
@@ -126,6 +127,8 @@ vectors (``nlp.encoder.default_encoder()``: the shipped int8 codes). New variant
     gbt+e5svm-cC, C 4..128          0.898 0.904 0.911 0.918 0.916 0.922
     e5svm-cC+blend, C 4..128        0.894 0.903 0.908 0.925 0.927 0.930
     e5svm-c64+blend (kept)          0.927 (0.923 / 0.932)
+    blend+e5svm-c64+mlp-stack       0.934 (0.933 / 0.934)   +0.007: below the 0.01 rule
+    blend+e5svm-c64+e5knn           0.929                   +0.002
 
 Kept: ``SVM_C = 64`` and the margin as a term of the logistic blend (``STACKER = "blend"``);
 ``bench/RESULTS.md``, session 6. Cache: ``/tmp/gridbot_families`` is keyed by variant, seed and
@@ -558,6 +561,9 @@ def run_stacker(
             b = base_fold(data, seed, fold)
             x_fit = np.column_stack([logit(b["oof_fit"]), logit(data.k[fit]), rich[fit]])
             x_held = np.column_stack([logit(b["p_held"]), logit(data.k[held]), rich[held]])
+            if kind == "blend":  # the shipped blend's inputs (+ the models below), plain LR
+                x_fit = blend_inputs(data, fit, b["oof_fit"])
+                x_held = blend_inputs(data, held, b["p_held"])
             for model_name in with_model.split("+") if with_model else []:
                 got = np.load(CACHE / f"{model_name}_s{seed}_f{fold}.npz")
                 x_fit = np.column_stack([x_fit, logit(got["oof"])])
@@ -577,6 +583,12 @@ def run_stacker(
                 check = np.array([arrays.raw(x_held[i]) for i in range(50)])
                 assert np.allclose(check, model.booster_.predict(x_held[:50], raw_score=True))
                 one = lambda i, a=arrays, x=x_held: a.raw(x[i])  # noqa: E731
+            elif kind == "blend":
+                s, lr = stack_lr(x_fit, data.y[fit], x_held, c=BLEND_C)
+
+                def one(i: int, x=x_held, m=lr) -> object:
+                    return m.predict_proba(x[i : i + 1])
+
             else:
                 from sklearn.preprocessing import StandardScaler
 
@@ -1131,6 +1143,9 @@ VARIANTS = (
     "e5svm-c128",
     "gbt+e5svm-c64",
     "gbt+e5svm-c128",
+    "blend+e5svm-c64",
+    "blend+e5svm-c64+mlp-stack",
+    "blend+e5svm-c64+e5knn",
 )
 
 
@@ -1267,6 +1282,8 @@ def main() -> int:
                 "min_child_samples": 20,
             }
             run_stacker(data, name, "gbt", with_model=name[4:], **gbt)
+        elif name.startswith("blend+"):  # the logistic blend + cached models (session 6)
+            run_stacker(data, name, "blend", with_model=name[len("blend+") :])
         elif name.startswith("lr-rich+"):
             run_stacker(data, name, "lr", with_model=name[8:], c=BLEND_C)
         elif name == "lr-rich":
