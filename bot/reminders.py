@@ -179,21 +179,12 @@ def _send(rt: Runtime, notify: Notifier, order: WorkOrder, item: Due) -> None:
     elif kind == "overdue_5":
         return  # recorded only: the supervisors' reports name it
     else:  # rate_reminder
-        text = (
+        notify.to_requester(
+            order,
             f"【评价提醒】您反映的「{quote(order.text)}」（{order.number}）已办结，"
-            f"请{how_to_rate(order).replace('回复本消息', '回复')}。"
+            f"请{how_to_rate(order, reply='回复')}。",
+            purpose="rate_reminder",
         )
-        if order.group_chatid:
-            notify.to_group(
-                order.group_chatid,
-                text,
-                mention=[order.requester_userid],
-                purpose="rate_reminder",
-                order_id=order.id,
-            )
-        elif order.requester_userid:  # a /诉求 made in a 1:1 chat
-            notify.to_users([order.requester_userid], text, purpose="rate_reminder",
-                            order_id=order.id)  # fmt: skip
         return
     if to:
         notify.to_users(sorted(set(to)), text, purpose=kind, order_id=order.id)

@@ -118,18 +118,8 @@ def _act(msg: Incoming, ctx: Context, number: str, action: str, note: str = "") 
 
 
 def tell_requester(ctx: Context, order: WorkOrder, text: str, purpose: str) -> None:
-    """Post into the group the request came from, @-mentioning the requester; a request made
-    in a 1:1 chat with the app (/诉求) is answered there."""
-    if order.group_chatid:
-        ctx.notify.to_group(
-            order.group_chatid,
-            text,
-            mention=[order.requester_userid],
-            purpose=purpose,
-            order_id=order.id,
-        )
-    elif order.requester_userid:
-        ctx.notify.to_users([order.requester_userid], text, purpose=purpose, order_id=order.id)
+    """Tell the requester (:meth:`handlers.notify.Notifier.to_requester`)."""
+    ctx.notify.to_requester(order, text, purpose=purpose)
 
 
 def accept_cmd(msg: Incoming, ctx: Context, args: str) -> Reply:

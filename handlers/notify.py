@@ -29,11 +29,11 @@ def quote(text: str, limit: int = 60) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
-def how_to_rate(order: WorkOrder) -> str:
-    """How the requester rates a closed order: in a group, by replying to the receipt or with
-    /评价; in a 1:1 chat (no quote there), with /评价."""
+def how_to_rate(order: WorkOrder, reply: str = "回复本消息") -> str:
+    """How the requester rates a closed order: in a group, by ``reply`` (to the receipt) or
+    with /评价; in a 1:1 chat (no quote there), with /评价."""
     if order.group_chatid:
-        return f"回复本消息「满意」「基本满意」或「不满意 原因」，或发送 /评价 {order.number} 满意"
+        return f"{reply}「满意」「基本满意」或「不满意 原因」，或发送 /评价 {order.number} 满意"
     return f"发送 /评价 {order.number} 满意（或 基本满意、不满意 原因）"
 
 
@@ -147,6 +147,19 @@ class Notifier:
     @staticmethod
     def _mentions(userids: Sequence[str]) -> str:
         return "".join(f"<@{u}> " for u in userids)
+
+    def to_requester(self, order: WorkOrder, text: str, *, purpose: str) -> list[OutboxMessage]:
+        """Tell the requester of ``order``: in the group the request came from, @-mentioning
+        them; a request made in a 1:1 chat with the app (/诉求) is answered there."""
+        if order.group_chatid:
+            return self.to_group(
+                order.group_chatid,
+                text,
+                mention=[order.requester_userid],
+                purpose=purpose,
+                order_id=order.id,
+            )
+        return self.to_users([order.requester_userid], text, purpose=purpose, order_id=order.id)
 
     def to_users(
         self,
