@@ -35,7 +35,10 @@ import numpy as np
 import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
+
+from experiments.detection_families import load_train  # noqa: E402
 
 from bot.language import demo_taxonomy_rules  # noqa: E402
 from nlp.tokenizer import Tokenizer  # noqa: E402
@@ -44,7 +47,6 @@ from nlp.trained import (  # noqa: E402
     DEFAULT_THRESHOLD,
     MAX_CHATTER_FILED,
     REQUEST,
-    Example,
     cross_validated_scores,
     threshold_for,
 )
@@ -52,17 +54,6 @@ from nlp.trained import (  # noqa: E402
 CORPUS = ROOT / "nlp" / "data" / "corpus"
 CLOSE = 0.45  # the corpus README's near-copy check
 _NOISE = re.compile(r"@\S+|\[[^\]]{1,8}\]|[\s\W_]+", re.UNICODE)
-
-
-def train_lines(path: Path) -> list[Example]:
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.startswith("train\t"):
-                continue
-            _, label, text = line.rstrip("\n").split("\t", 2)
-            out.append(Example("train", label.strip(), text.strip()))
-    return out
 
 
 def close_groups(texts: list[str]) -> np.ndarray:
@@ -93,9 +84,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
-    train = train_lines(CORPUS / "detection.tsv")
+    train = load_train(CORPUS / "detection.tsv")
     assert all(e.label in (REQUEST, CHATTER) for e in train)
-    extra = [e.text for e in train_lines(CORPUS / "routing.tsv")]
+    extra = [e.text for e in load_train(CORPUS / "routing.tsv", labels=None)]
     y = np.array([e.label == REQUEST for e in train])
     groups = close_groups([e.text for e in train])
     sizes = np.bincount(groups)
